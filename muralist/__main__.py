@@ -1,0 +1,3 @@
+from muralist.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP API under /api, shaped as the Jaaz web UI expects."""

@@ -1,0 +1,15 @@
+"""Every API router, in the order they are mounted. Add a new router here."""
+
+from fastapi import APIRouter
+
+from muralist.api.routes import canvases, comfyui, config, files, materials, root, settings
+
+ROUTERS: list[APIRouter] = [
+    root.router,
+    config.router,
+    settings.router,
+    comfyui.router,
+    canvases.router,
+    files.router,
+    materials.router,
+]

@@ -1,0 +1,109 @@
+"""Canvases: list, create (which starts the first chat turn), read, save, rename, delete."""
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from muralist.api.deps import ServicesDep
+from muralist.api.schemas import IdOnly, SessionInfo
+from muralist.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/canvas", tags=["canvas"])
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
+
+
+class CanvasSummary(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    thumbnail: str | None
+    created_at: str
+    updated_at: str
+
+
+class CanvasCreate(BaseModel):
+    """The home page's prompt box: a new canvas and the first chat turn on it."""
+
+    name: str = Field(min_length=1, max_length=500)
+    canvas_id: str = Field(pattern=ID_PATTERN)
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    session_id: str = ""
+    text_model: dict[str, Any] | None = None
+    tool_list: list[dict[str, Any]] = Field(default_factory=list)
+    system_prompt: str | None = None
+
+
+class CanvasDetail(BaseModel):
+    data: dict[str, Any]
+    name: str
+    sessions: list[SessionInfo]
+
+
+class CanvasSave(BaseModel):
+    data: dict[str, Any]
+    thumbnail: str | None = None
+
+
+class CanvasRename(BaseModel):
+    name: str = Field(min_length=1, max_length=500)
+
+
+@router.get("/list", response_model=list[CanvasSummary], operation_id="list_canvases")
+async def list_canvases(services: ServicesDep) -> list[dict]:
+    """Every canvas, most recently updated first."""
+    return await services.store.canvases.list()
+
+
+@router.post("/create", response_model=IdOnly, operation_id="create_canvas")
+async def create_canvas(body: CanvasCreate, services: ServicesDep) -> IdOnly:
+    """Create the canvas, then start the chat turn its first message asks for."""
+    # TODO(#3): validate the chat part of the body before the row is written, and start the
+    # turn through services.chat once the canvas exists (the chat helper completes this spot).
+    await services.store.canvases.create(body.canvas_id, body.name)
+    log.info("created canvas %s", body.canvas_id)
+    return IdOnly(id=body.canvas_id)
+
+
+@router.get(
+    "/{canvas_id}",
+    response_model=CanvasDetail,
+    responses={404: {"description": "Unknown canvas"}},
+    operation_id="get_canvas",
+)
+async def get_canvas(canvas_id: str, services: ServicesDep) -> dict:
+    """The scene, the name and the sessions of a canvas."""
+    canvas = await services.store.canvases.get(canvas_id)
+    if canvas is None:
+        raise NotFound(f"canvas_id: canvas {canvas_id!r} not found")
+    canvas["sessions"] = await services.store.sessions.list_for_canvas(canvas_id)
+    return canvas
+
+
+@router.post("/{canvas_id}/save", response_model=IdOnly, operation_id="save_canvas")
+async def save_canvas(canvas_id: str, body: CanvasSave, services: ServicesDep) -> IdOnly:
+    """Overwrite the scene (and the thumbnail when given)."""
+    if not await services.store.canvases.save(canvas_id, body.data, body.thumbnail):
+        raise NotFound(f"canvas_id: canvas {canvas_id!r} not found")
+    return IdOnly(id=canvas_id)
+
+
+@router.post("/{canvas_id}/rename", response_model=IdOnly, operation_id="rename_canvas")
+async def rename_canvas(canvas_id: str, body: CanvasRename, services: ServicesDep) -> IdOnly:
+    """Rename a canvas."""
+    if not await services.store.canvases.rename(canvas_id, body.name):
+        raise NotFound(f"canvas_id: canvas {canvas_id!r} not found")
+    return IdOnly(id=canvas_id)
+
+
+@router.delete("/{canvas_id}/delete", response_model=IdOnly, operation_id="delete_canvas")
+async def delete_canvas(canvas_id: str, services: ServicesDep) -> IdOnly:
+    """Delete a canvas with its sessions and messages (files stay in the file store)."""
+    if not await services.store.canvases.delete(canvas_id):
+        raise NotFound(f"canvas_id: canvas {canvas_id!r} not found")
+    log.info("deleted canvas %s", canvas_id)
+    return IdOnly(id=canvas_id)

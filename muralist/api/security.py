@@ -1,0 +1,166 @@
+"""ASGI guard in front of HTTP and Socket.IO: Host, Origin, token and JSON content type."""
+
+import ipaddress
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from muralist.settings import ServerSettings, is_loopback
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TOKEN_COOKIE = "muralist_token"
+# Uploads are the only multipart routes; every other body must be JSON, which a
+# cross-site form or `text/plain` post cannot send without a preflight.
+MULTIPART_PATHS = frozenset({"/api/upload_image"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _split_host(value: str) -> tuple[str, str]:
+    """('hostname', 'port') of a Host header value or URL netloc."""
+    parts = urlsplit("//" + value)
+    try:
+        port = str(parts.port or "")
+    except ValueError:
+        port = "?"
+    return (parts.hostname or "").lower(), port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class SecurityGuard:
+    """Refuses requests before they reach a route or the Socket.IO server."""
+
+    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
+        self.app = app
+        self.token = settings.token
+        self.allowed_origins = {origin.rstrip("/").lower() for origin in settings.allowed_origins}
+        self.allowed_hosts = {host.lower() for host in settings.allowed_hosts}
+        self.allowed_hosts.add(settings.host.lower())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1"): val.decode("latin-1") for key, val in scope["headers"]}
+        problem = self._check(scope, headers)
+        wants_cookie = scope["type"] == "http" and scope["path"] == "/" and self.token
+        if problem is None and wants_cookie and self._query_token(scope):
+            await self._set_cookie(send)
+            return
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        status, message = problem
+        log.info("refused %s %s: %s", scope.get("method", "WS"), scope["path"], message)
+        await self._refuse(scope, send, status, message)
+
+    def _check(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        host = headers.get("host", "")
+        if host and not self._host_allowed(host):
+            return 403, f"host not allowed: {host} (add it to MURALIST_ALLOWED_HOSTS)"
+        origin = headers.get("origin")
+        if origin is not None and not self._origin_allowed(origin, host):
+            return 403, f"origin not allowed: {origin} (add it to MURALIST_ALLOWED_ORIGINS)"
+        if self.token and not self._has_token(scope, headers):
+            return 401, "missing or wrong token: send 'Authorization: Bearer <MURALIST_TOKEN>'"
+        if scope["type"] == "http":
+            return self._content_type_problem(scope, headers)
+        return None
+
+    def _host_allowed(self, host: str) -> bool:
+        name, _port = _split_host(host)
+        # IP literals cannot be rebound by DNS; names must be ours or listed.
+        return is_loopback(name) or _is_ip(name) or name in self.allowed_hosts
+
+    def _origin_allowed(self, origin: str, host: str) -> bool:
+        origin = origin.rstrip("/").lower()
+        if origin in self.allowed_origins:
+            return True
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return False
+        if parts.netloc == host.lower():
+            return True
+        origin_name, origin_port = _split_host(parts.netloc)
+        host_name, host_port = _split_host(host)
+        return is_loopback(origin_name) and is_loopback(host_name) and origin_port == host_port
+
+    def _has_token(self, scope: Scope, headers: dict[str, str]) -> bool:
+        assert self.token is not None
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer ") and secrets.compare_digest(
+            auth[7:].strip().encode(), self.token.encode()
+        ):
+            return True
+        for part in headers.get("cookie", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == TOKEN_COOKIE and secrets.compare_digest(value.encode(), self.token.encode()):
+                return True
+        return scope["path"] == "/" and self._query_token(scope)
+
+    def _query_token(self, scope: Scope) -> bool:
+        assert self.token is not None
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        given = query.get("token", [""])[0]
+        return bool(given) and secrets.compare_digest(given.encode(), self.token.encode())
+
+    @staticmethod
+    def _content_type_problem(scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        if scope["method"] not in _BODY_METHODS or not scope["path"].startswith("/api/"):
+            return None
+        has_body = headers.get("content-length", "0") not in ("", "0") or (
+            "transfer-encoding" in headers
+        )
+        if not has_body:
+            return None
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "application/json":
+            return None
+        if kind == "multipart/form-data" and scope["path"] in MULTIPART_PATHS:
+            return None
+        return 415, f"Content-Type must be application/json, not {kind or 'missing'!r}"
+
+    async def _set_cookie(self, send: Send) -> None:
+        cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 303,
+                "headers": [(b"location", b"/"), (b"set-cookie", cookie.encode("latin-1"))],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+            return
+        body = json.dumps({"detail": message}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""Media files: storage, image processing, canvas placement."""

@@ -1,0 +1,1 @@
+"""Configured providers (config.toml), outgoing HTTP, and model discovery."""

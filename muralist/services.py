@@ -1,0 +1,75 @@
+"""The services one server process runs, built once at start-up and shared by the routes."""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from muralist.events import EventHub
+from muralist.events.socket import register_handlers
+from muralist.media.files import FileStore
+from muralist.providers.config import ProviderConfig
+from muralist.providers.discovery import ModelDiscovery
+from muralist.providers.http import HttpClientFactory
+from muralist.settings import ServerSettings
+from muralist.store import Store
+from muralist.store.user_settings import UserSettings
+from muralist.tools.registry import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a route or worker needs; the chat and task services attach themselves."""
+
+    settings: ServerSettings
+    store: Store
+    config: ProviderConfig
+    user_settings: UserSettings
+    events: EventHub
+    http: HttpClientFactory
+    files: FileStore
+    tools: ToolRegistry
+    models: ModelDiscovery
+    chat: Any = None
+    tasks: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.models.close()
+        await self.store.close()
+
+
+async def build_services(settings: ServerSettings, sio: socketio.AsyncServer) -> Services:
+    """Open the data directory, the database and the config files."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.db_url)
+
+    config = ProviderConfig(settings.config_path, settings.jaaz_base_url)
+    config.load()
+    user_settings = UserSettings(settings.settings_path)
+    user_settings.load()
+
+    http = HttpClientFactory(lambda: user_settings.get("proxy"))
+    events = EventHub(sio)
+    register_handlers(sio, events)
+
+    def ollama_url() -> str:
+        entry = config.get("ollama") or {}
+        return str(entry.get("url") or settings.ollama_url)
+
+    services = Services(
+        settings=settings,
+        store=store,
+        config=config,
+        user_settings=user_settings,
+        events=events,
+        http=http,
+        files=FileStore(settings.files_dir),
+        tools=ToolRegistry(config, store.workflows),
+        models=ModelDiscovery(http, ollama_url),
+    )
+    await services.tools.rebuild()
+    return services
