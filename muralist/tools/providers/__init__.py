@@ -1,0 +1,1 @@
+"""HTTP clients of the generation providers (OpenAI images, Replicate, Volcengine, Jaaz cloud)."""
