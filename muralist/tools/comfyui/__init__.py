@@ -1,0 +1,1 @@
+"""ComfyUI workflows as tools: the HTTP + WebSocket client, prompt runs and workflow typing."""
