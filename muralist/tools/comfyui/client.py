@@ -247,7 +247,9 @@ class ComfyUIClient:
                 self.ws_url, open_timeout=open_timeout, max_size=64 * 1024 * 1024, proxy=None
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
-            raise ComfyUIError(f"ComfyUI WebSocket at {self.ws_url} failed: {exc}") from exc
+            raise ComfyUIError(
+                f"ComfyUI at {self.base_url} is not reachable (WebSocket /ws: {exc})"
+            ) from exc
         try:
             yield EventStream(connection)
         finally:

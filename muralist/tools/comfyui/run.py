@@ -11,7 +11,8 @@ from muralist.tools.comfyui.client import ComfyUIClient, ComfyUIError, EventStre
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str], Awaitable[None]]
+# Called with the text for the chat pill ("" hides it) and a percentage when known.
+ProgressCallback = Callable[[str, float | None], Awaitable[None]]
 
 # How often history is asked when the WebSocket is gone; bounded by the run's timeout.
 HISTORY_POLL_S = 0.5
@@ -89,9 +90,9 @@ class PromptRun:
         self.prompt_id: str | None = None
         self._on_progress = on_progress
 
-    async def _progress(self, text: str) -> None:
+    async def _progress(self, text: str, percent: float | None = None) -> None:
         if self._on_progress is not None:
-            await self._on_progress(text)
+            await self._on_progress(text, percent)
 
     async def _handle(self, message: Mapping[str, Any]) -> bool:
         """React to one message of ours; True once the prompt has finished."""
@@ -104,7 +105,8 @@ class PromptRun:
             value, total = data.get("value"), data.get("max")
             if isinstance(value, (int, float)) and isinstance(total, (int, float)) and total > 0:
                 percent = round(100 * value / total)
-                await self._progress(f"Executing {_title(self.graph, data.get('node'))} {percent}%")
+                title = _title(self.graph, data.get("node"))
+                await self._progress(f"Executing {title} {percent}%", float(percent))
         elif kind == "executed":
             await self._progress("")
         elif kind == "execution_error":

@@ -23,7 +23,7 @@ _PYTHON_TYPES: dict[str, type] = {"integer": int, "number": float, "boolean": bo
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ARG_NAME = re.compile(r"^[^\x00-\x1f]{1,64}$")
+_ARG_NAME = re.compile(r"^[^\x00-\x1f]{1,200}$")
 
 
 class WorkflowError(ValueError):
@@ -66,16 +66,6 @@ class Workflow:
     def tool_id(self) -> str:
         """The registry id, which is also the function name the model sees."""
         return f"comfyui_{self.name}"
-
-    def node_title(self, node_id: str) -> str:
-        """The node's title as the ComfyUI editor shows it, else its class."""
-        node = self.api_json.get(node_id)
-        if not isinstance(node, dict):
-            return str(node_id)
-        meta = node.get("_meta")
-        if isinstance(meta, dict) and isinstance(meta.get("title"), str) and meta["title"]:
-            return meta["title"]
-        return str(node.get("class_type") or node_id)
 
 
 def _load_json(value: Any, field: str) -> Any:
@@ -137,7 +127,7 @@ def parse_input(raw: Any, graph: Mapping[str, Any]) -> WorkflowInput:
         raise WorkflowError("inputs: every item must be an object")
     name = str(raw.get("name") or "").strip().replace(" ", "_")
     if not _ARG_NAME.match(name):
-        raise WorkflowError(f"inputs: invalid name {name!r} (1 to 64 printable characters)")
+        raise WorkflowError(f"inputs: invalid name {name!r} (1 to 200 printable characters)")
     node_id = str(raw.get("node_id") or "")
     node_input_name = str(raw.get("node_input_name") or "")
     node = graph.get(node_id)

@@ -112,7 +112,7 @@ async def test_unreachable_server_and_bad_urls_are_clear_errors(http: httpx.Asyn
     client = ComfyUIClient(f"http://127.0.0.1:{port}", http)
     with pytest.raises(ComfyUIError, match="not reachable"):
         await client.system_stats()
-    with pytest.raises(ComfyUIError, match="WebSocket"):
+    with pytest.raises(ComfyUIError, match=r"not reachable \(WebSocket"):
         await PromptRun(client, graphs.solid()).run(10)
     with pytest.raises(ComfyUIError, match="http"):
         ComfyUIClient("ftp://example", http)

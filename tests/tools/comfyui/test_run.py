@@ -20,10 +20,12 @@ class Recorder:
 
     def __init__(self) -> None:
         self.updates: list[str] = []
+        self.percents: list[float | None] = []
         self._waiters: dict[str, asyncio.Event] = {}
 
-    async def __call__(self, text: str) -> None:
+    async def __call__(self, text: str, percent: float | None) -> None:
         self.updates.append(text)
+        self.percents.append(percent)
         for needle, event in self._waiters.items():
             if needle in text:
                 event.set()
@@ -52,6 +54,7 @@ async def test_success_reports_node_progress_and_returns_every_saved_output(
         "Executing Sampler 67%",
         "Executing Sampler 100%",
     ]
+    assert progress.percents[:5] == [None, None, 33.0, 67.0, 100.0]
     assert progress.updates[-1] == ""
 
 
