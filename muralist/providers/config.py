@@ -166,7 +166,8 @@ class ProviderConfig:
         return shown
 
     async def update(self, body: Any) -> None:
-        """Apply a posted config: a null provider is removed, a missing one is kept."""
+        """Apply a posted config: a null provider is removed (a default one reset to its
+        defaults); a provider missing from the body is kept as it is."""
         checked = _validate(body)
         async with self._lock:
             current = self._providers
@@ -184,9 +185,11 @@ class ProviderConfig:
                     entry.setdefault("is_custom", True)
                 new[name] = entry
             document = self._read_document()
-            self._providers = new
+            # The same merge as at load time, so what is in memory is what a restart reads:
+            # default providers and their default models always exist (reset, not removed).
+            self._providers = self._merge_defaults(new)
             self._write(document)
-        log.info("provider configuration updated: %s", ", ".join(new) or "none")
+        log.info("provider configuration updated: %s", ", ".join(self._providers))
 
     def _read_document(self) -> tomlkit.TOMLDocument:
         try:

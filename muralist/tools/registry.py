@@ -1,15 +1,25 @@
-"""The tool registry: which tools exist and which are enabled by the configured providers."""
+"""The tool registry: which tools exist and which are enabled by the configured providers.
+
+`ToolRegistry.get(id)` returns a runnable `muralist.tools.base.Tool` (see that module for the
+execution interface); the id is also the function name the language model sees.
+"""
+
+from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from muralist.providers.config import ProviderConfig
 from muralist.store.workflows import WorkflowRepo
+from muralist.tools.base import Tool, ToolType
+from muralist.tools.comfyui.tool import workflow_tools
+from muralist.tools.image_tools import image_tool
+from muralist.tools.magic import magic_tool
+from muralist.tools.video_tools import video_tool
+from muralist.tools.write_plan import WritePlanTool
 
 log = logging.getLogger(__name__)
-
-ToolType = Literal["image", "video", "system"]
 
 
 @dataclass(frozen=True)
@@ -124,11 +134,23 @@ STATIC_TOOLS: tuple[ToolSpec, ...] = (
     _image("generate_image_by_gpt_image_1_openai", "openai", "GPT Image 1", "gpt-image-1"),
 )
 
-WRITE_PLAN = ToolSpec("write_plan", "system", "system", "Write plan")
-
 
 def has_key(entry: dict[str, Any] | None) -> bool:
     return bool(entry and str(entry.get("api_key", "")).strip())
+
+
+def openai_model_tool_id(model: str) -> str:
+    """The tool id of an image model listed under `openai` in config.toml."""
+    return (
+        "generate_image_by_"
+        + "".join(ch if ch.isalnum() else "_" for ch in model.lower())
+        + "_openai"
+    )
+
+
+def build_static_tool(spec: ToolSpec) -> Tool:
+    """The runnable tool for a row of the static table."""
+    return image_tool(spec) if spec.type == "image" else video_tool(spec)
 
 
 class ToolRegistry:
@@ -137,47 +159,59 @@ class ToolRegistry:
     def __init__(self, config: ProviderConfig, workflows: WorkflowRepo) -> None:
         self._config = config
         self._workflows = workflows
-        self._tools: dict[str, ToolSpec] = {}
+        self._tools: dict[str, Tool] = {}
+        self._hidden: dict[str, Tool] = {}
 
     async def rebuild(self) -> None:
-        """Recompute the enabled tools."""
+        """Recompute the enabled tools: static ones by provider (config order), then openai
+        image models, then ComfyUI workflows when a ComfyUI URL is set."""
         providers = self._config.providers
-        tools: dict[str, ToolSpec] = {WRITE_PLAN.id: WRITE_PLAN}
-        for spec in STATIC_TOOLS:
-            if has_key(providers.get(spec.provider)):
-                tools[spec.id] = spec
-        for spec in self._openai_model_tools(providers.get("openai")):
-            tools.setdefault(spec.id, spec)
+        tools: dict[str, Tool] = {}
+        for provider, entry in providers.items():
+            if not has_key(entry):
+                continue
+            for spec in STATIC_TOOLS:
+                if spec.provider == provider:
+                    tools[spec.id] = build_static_tool(spec)
+            if provider == "openai":
+                for spec in self._openai_model_specs(entry):
+                    tools.setdefault(spec.id, build_static_tool(spec))
         comfyui_url = str((providers.get("comfyui") or {}).get("url", "")).strip()
         if comfyui_url:
-            for row in await self._workflows.list():
-                # TODO(#4): workflows become runnable tools with typed arguments (section 13.1).
-                spec = ToolSpec(f"comfyui_{row['name']}", "comfyui", "image", row["name"])
-                tools.setdefault(spec.id, spec)
-        self._tools = tools
-        log.info("tools enabled: %d", len(tools) - 1)
+            for tool in workflow_tools(await self._workflows.list()):
+                tools.setdefault(tool.id, tool)
+
+        hidden: dict[str, Tool] = {"write_plan": WritePlanTool()}
+        if has_key(providers.get("jaaz")):
+            magic = magic_tool()
+            hidden[magic.id] = magic
+        self._tools, self._hidden = tools, hidden
+        log.info("tools enabled: %d", len(tools))
 
     @staticmethod
-    def _openai_model_tools(entry: dict[str, Any] | None) -> list[ToolSpec]:
-        if not has_key(entry):
-            return []
+    def _openai_model_specs(entry: dict[str, Any]) -> list[ToolSpec]:
         specs = []
-        for model, info in (entry or {}).get("models", {}).items():
-            if info.get("type") == "image" and not info.get("is_disabled"):
-                tool_id = (
-                    "generate_image_by_"
-                    + "".join(ch if ch.isalnum() else "_" for ch in model.lower())
-                    + "_openai"
-                )
-                specs.append(ToolSpec(tool_id, "openai", "image", model, model))
+        for model, info in (entry.get("models") or {}).items():
+            if (
+                isinstance(info, dict)
+                and info.get("type") == "image"
+                and not info.get("is_disabled")
+            ):
+                specs.append(ToolSpec(openai_model_tool_id(model), "openai", "image", model, model))
         return specs
 
-    def get(self, tool_id: str) -> ToolSpec | None:
-        return self._tools.get(tool_id)
+    def get(self, tool_id: str) -> Tool | None:
+        """An enabled tool by id (hidden ones such as write_plan and magic included)."""
+        return self._tools.get(tool_id) or self._hidden.get(tool_id)
 
-    def specs(self) -> list[ToolSpec]:
+    def tools(self) -> list[Tool]:
+        """The listed tools, in registration order."""
         return list(self._tools.values())
 
+    def first_of_type(self, tool_type: str) -> Tool | None:
+        """The first enabled tool of a type (what the UI preselects, and the task default)."""
+        return next((t for t in self._tools.values() if t.type == tool_type), None)
+
     def infos(self) -> list[dict[str, Any]]:
-        """ToolInfo of every enabled tool but the hidden system ones, in registration order."""
-        return [spec.info() for spec in self._tools.values() if spec.provider != "system"]
+        """ToolInfo of every listed tool, in registration order."""
+        return [tool.info() for tool in self._tools.values()]

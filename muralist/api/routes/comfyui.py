@@ -160,4 +160,4 @@ async def comfyui_proxy(body: ProxyRequest, services: ServicesDep) -> Any:
 async def comfyui_object_info(body: ObjectInfoRequest, services: ServicesDep) -> Any:
     """The configured ComfyUI's node catalogue (used to show its checkpoints)."""
     base = _configured_base(services, body.url)
-    return await _get_json(services, base + "/api/object_info", timeout=10.0)
+    return await _get_json(services, base + "/object_info", timeout=10.0)
