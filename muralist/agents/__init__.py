@@ -1,0 +1,1 @@
+"""The language-model side of Muralist: models, the planner/creator swarm and chat turns."""

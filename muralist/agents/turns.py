@@ -1,0 +1,80 @@
+"""The registry of running turns (chat and magic share it): one turn per session, cancellable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from muralist.errors import Conflict
+
+logger = logging.getLogger(__name__)
+
+# A cancelled turn gets this long to store what it said and send `done` before we answer.
+CANCEL_WAIT_S = 1.0
+
+
+@dataclass
+class _Turn:
+    task: asyncio.Task[None] | None = None
+    cancel_requested: bool = False
+
+
+class TurnRegistry:
+    """Which sessions have a turn running in this process, and the task running it."""
+
+    def __init__(self) -> None:
+        self._turns: dict[str, _Turn] = {}
+
+    def reserve(self, session_id: str) -> None:
+        """Claim the session for a new turn, or raise Conflict (409) while one runs."""
+        if session_id in self._turns:
+            raise Conflict(
+                f"session_id: session {session_id!r} already has a turn running; "
+                "wait for it to finish or cancel it"
+            )
+        self._turns[session_id] = _Turn()
+
+    def start(self, session_id: str, task: asyncio.Task[None]) -> None:
+        """Attach the task running the reserved turn (cancelled at once if a cancel came first)."""
+        turn = self._turns.setdefault(session_id, _Turn())
+        turn.task = task
+        if turn.cancel_requested:
+            task.cancel()
+
+    def release(self, session_id: str) -> None:
+        """Forget the session's turn (called by the turn itself when it ends)."""
+        self._turns.pop(session_id, None)
+
+    def running(self, session_id: str) -> bool:
+        return session_id in self._turns
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+    async def cancel(self, session_id: str) -> bool:
+        """Cancel the session's turn; True when one was running. Waits briefly for its end."""
+        turn = self._turns.get(session_id)
+        if turn is None or turn.cancel_requested:
+            return False
+        turn.cancel_requested = True
+        task = turn.task
+        if task is None:
+            return True
+        if task.done():
+            return False
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+        if not task.done():
+            logger.warning(
+                "turn of session %s did not stop within %.1f s", session_id, CANCEL_WAIT_S
+            )
+        return True
+
+    async def cancel_all(self) -> None:
+        """Cancel every running turn (server shutdown) and wait for them to end."""
+        tasks = [t.task for t in self._turns.values() if t.task is not None and not t.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
