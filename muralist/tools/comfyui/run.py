@@ -153,10 +153,13 @@ class PromptRun:
             logger.info("ComfyUI prompt %s queued at %s", self.prompt_id, self.client.base_url)
             try:
                 async with asyncio.timeout(limit_s):
+                    # Shown until the first node starts: other prompts may run first.
+                    await self._progress("Queued on ComfyUI")
                     await self._follow(events)
                     entry = await self._finished_entry()
             except TimeoutError:
                 await self._cancel_quietly("timed out")
+                await self._progress("")
                 raise ComfyUIError(f"ComfyUI run timed out after {limit_s:g} s") from None
             except asyncio.CancelledError:
                 # Shielded so the ComfyUI side is cleaned up even though we are being cancelled.

@@ -47,14 +47,15 @@ async def test_success_reports_node_progress_and_returns_every_saved_output(
     ]
     data, _ = await client.download(outputs[0])
     assert Image.open(io.BytesIO(data)).getpixel((0, 0)) == (0x33, 0x66, 0x99)
-    assert progress.updates[:5] == [
+    assert progress.updates[:6] == [
+        "Queued on ComfyUI",
         "Executing Blank",
         "Executing Sampler",
         "Executing Sampler 33%",
         "Executing Sampler 67%",
         "Executing Sampler 100%",
     ]
-    assert progress.percents[:5] == [None, None, 33.0, 67.0, 100.0]
+    assert progress.percents[:6] == [None, None, None, 33.0, 67.0, 100.0]
     assert progress.updates[-1] == ""
 
 
