@@ -2,11 +2,16 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+import muralist.store.db
 from muralist.store import Store
+from muralist.store.db import HEAD_REVISION, create_engine, run_alembic_upgrade
 
 
 @pytest.fixture
@@ -81,3 +86,37 @@ async def test_tasks_round_trip_json_fields(store: Store) -> None:
     assert list(found) == ["t1"]
     assert found["t1"]["results"] == ["/api/file/a.png"]
     assert [t["id"] for t in await store.tasks.list_by_status("succeeded")] == ["t1"]
+
+
+def _schema(connection: Connection) -> dict:
+    inspector = inspect(connection)
+    return {
+        table: (
+            sorted(
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ),
+            sorted(str(sorted(i["column_names"])) for i in inspector.get_indexes(table)),
+            sorted(str(fk["referred_table"]) for fk in inspector.get_foreign_keys(table)),
+        )
+        for table in sorted(inspector.get_table_names())
+    }
+
+
+async def test_fresh_schema_equals_the_migrated_one(tmp_path: Path) -> None:
+    """A new database is created from the table definitions and stamped; it must match what
+    the Alembic migrations build, and the stamped revision must be Alembic's head."""
+    fresh = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    migrated_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}")
+    try:
+        async with migrated_engine.begin() as conn:
+            await conn.run_sync(run_alembic_upgrade)
+        async with fresh.engine.connect() as a, migrated_engine.connect() as b:
+            assert await a.run_sync(_schema) == await b.run_sync(_schema)
+            stamped = (await a.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        script = ScriptDirectory(str(Path(muralist.store.db.__file__).parent / "migrations"))
+        assert stamped == HEAD_REVISION == script.get_current_head()
+        migrated = Store(migrated_engine)
+        assert await migrated.sessions.list_all_json() == b"[]"
+    finally:
+        await fresh.close()
+        await migrated_engine.dispose()
