@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ToolType = Literal["image", "video"]
+ToolType = Literal["image", "video", "system"]
 MediaKind = Literal["image", "video"]
 
 

@@ -36,7 +36,7 @@ class FakeJaazCloud(FakeProvider):
 
     api_key = "jaaz-token"
 
-    def __init__(self) -> None:
+    def knobs(self) -> None:
         self.polls_needed = 1
         self.endless = False
         self.outcome = "succeeded"
@@ -44,7 +44,6 @@ class FakeJaazCloud(FakeProvider):
         self.video_size = (480, 480)
         self.tasks: dict[str, dict[str, Any]] = {}
         self.by_prompt: dict[str, dict[str, Any]] = {}
-        super().__init__()
 
     @property
     def base_url(self) -> str:

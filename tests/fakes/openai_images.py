@@ -45,9 +45,8 @@ class FakeOpenAIImages(FakeProvider):
 
     api_key = "sk-test-openai"
 
-    def __init__(self) -> None:
+    def knobs(self) -> None:
         self.answer_urls = False
-        super().__init__()
 
     @property
     def base_url(self) -> str:

@@ -99,11 +99,20 @@ class FakeProvider:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.reset()
+        self._seen = threading.Condition()
+        self._server = ThreadedServer(self.app())
+
+    def reset(self) -> None:
+        """Forget the requests and put every knob back to its default."""
+        self.requests.clear()
         self.fail: Failure | None = None
         self.stall_s = 0.0
         self.broken_result = False
-        self._seen = threading.Condition()
-        self._server = ThreadedServer(self.app())
+        self.knobs()
+
+    def knobs(self) -> None:
+        """Set the fake's own knobs to their defaults (subclasses override)."""
 
     # --- lifecycle ---------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ class FakeReplicate(FakeProvider):
 
     api_key = "r8_test"
 
-    def __init__(self) -> None:
+    def knobs(self) -> None:
         self.polls_needed = 0
         self.endless = False
         self.outcome = "succeeded"
@@ -41,7 +41,6 @@ class FakeReplicate(FakeProvider):
         self.output_as_list = False
         self.predictions: dict[str, dict[str, Any]] = {}
         self.cancelled: list[str] = []
-        super().__init__()
 
     @property
     def base_url(self) -> str:

@@ -31,14 +31,13 @@ class FakeVolces(FakeProvider):
 
     api_key = "ark-test"
 
-    def __init__(self) -> None:
+    def knobs(self) -> None:
         self.polls_needed = 1
         self.endless = False
         self.outcome = "succeeded"
         self.video_size = (640, 360)
         self.tasks: dict[str, dict[str, Any]] = {}
         self.cancelled: list[str] = []
-        super().__init__()
 
     @property
     def base_url(self) -> str:

@@ -23,14 +23,7 @@ def fake() -> Iterator[FakeJaazCloud]:
 
 @pytest.fixture
 async def http(fake: FakeJaazCloud) -> AsyncIterator[httpx.AsyncClient]:
-    fake.fail, fake.stall_s, fake.broken_result = None, 0.0, False
-    fake.polls_needed, fake.endless, fake.outcome, fake.lose_generation = (
-        1,
-        False,
-        "succeeded",
-        False,
-    )
-    fake.requests.clear()
+    fake.reset()
     async with httpx.AsyncClient() as client:
         yield client
 

@@ -23,8 +23,7 @@ def fake() -> Iterator[FakeOpenAIImages]:
 
 @pytest.fixture
 async def http(fake: FakeOpenAIImages) -> AsyncIterator[httpx.AsyncClient]:
-    fake.fail, fake.stall_s, fake.broken_result, fake.answer_urls = None, 0.0, False, False
-    fake.requests.clear()
+    fake.reset()
     async with httpx.AsyncClient() as client:
         yield client
 

@@ -24,15 +24,7 @@ def fake() -> Iterator[FakeReplicate]:
 
 @pytest.fixture
 async def http(fake: FakeReplicate) -> AsyncIterator[httpx.AsyncClient]:
-    fake.fail, fake.stall_s, fake.broken_result = None, 0.0, False
-    fake.polls_needed, fake.endless, fake.outcome, fake.output_as_list = (
-        0,
-        False,
-        "succeeded",
-        False,
-    )
-    fake.requests.clear()
-    fake.cancelled.clear()
+    fake.reset()
     async with httpx.AsyncClient() as client:
         yield client
 

@@ -26,10 +26,7 @@ def fake() -> Iterator[FakeVolces]:
 
 @pytest.fixture
 async def http(fake: FakeVolces) -> AsyncIterator[httpx.AsyncClient]:
-    fake.fail, fake.stall_s, fake.broken_result = None, 0.0, False
-    fake.polls_needed, fake.endless, fake.outcome = 1, False, "succeeded"
-    fake.requests.clear()
-    fake.cancelled.clear()
+    fake.reset()
     async with httpx.AsyncClient() as client:
         yield client
 
