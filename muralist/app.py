@@ -46,7 +46,7 @@ class MuralistApp:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.sio = create_socket_server(settings.redis_url)
+        self.sio = create_socket_server(settings.redis_url, settings.redis_prefix)
         self.api = FastAPI(
             title="Muralist",
             version=__version__,

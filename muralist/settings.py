@@ -43,6 +43,7 @@ class ServerSettings(BaseSettings):
     ui_dir: Path | None = None
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = "muralist"
     token: str | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)

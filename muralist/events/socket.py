@@ -18,13 +18,19 @@ log = logging.getLogger(__name__)
 _ROOM_KINDS = {"session_id": session_room, "canvas_id": canvas_room, "task_id": task_room}
 
 
-def create_socket_server(redis_url: str | None = None) -> socketio.AsyncServer:
+def create_socket_server(
+    redis_url: str | None = None, redis_prefix: str = "muralist"
+) -> socketio.AsyncServer:
     """An ASGI Socket.IO server; with `redis_url` its rooms span every process on that Redis.
 
     Origin, Host and token checks happen in the ASGI security layer in front of it, so
     the engine's own CORS check is left open here.
     """
-    manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+    manager = (
+        socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio")
+        if redis_url
+        else None
+    )
     return socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins="*",

@@ -1,0 +1,53 @@
+"""Scaled mode: two server processes' worth of apps on one PostgreSQL and one Redis."""
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.events.test_socket import listener
+from tests.support import make_settings, postgres_database, postgres_reachable, running_server
+
+REDIS_URL = os.environ.get("MURALIST_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def services_up() -> None:
+    if _redis_reachable() and postgres_reachable():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("CI must reach PostgreSQL on 5432 and Redis on 6379")
+    pytest.skip("PostgreSQL or Redis is not reachable")
+
+
+@pytest.mark.postgres
+async def test_an_event_on_one_server_reaches_a_socket_on_another(
+    tmp_path: Path, services_up: None
+) -> None:
+    prefix = f"muralist-test-{uuid.uuid4().hex[:8]}"
+    async with postgres_database() as url:
+        shared = {"database_url": url, "redis_url": REDIS_URL, "redis_prefix": prefix}
+        settings_a = make_settings(tmp_path / "a", **shared)
+        settings_b = make_settings(tmp_path / "b", **shared)
+        async with running_server(settings_a) as a, running_server(settings_b) as b:
+            # Records are shared: a canvas made through A is listed by B.
+            await a.client.post("/api/canvas/create", json={"name": "Shared", "canvas_id": "c1"})
+            assert [c["id"] for c in (await b.client.get("/api/canvas/list")).json()] == ["c1"]
+
+            async with listener(b) as watcher, listener(b) as stock:
+                await watcher.sio.call("join", {"session_id": "s1"})
+                await a.services.events.session("s1", "delta", text="from A")
+                got = await watcher.next("message")
+                assert (got["session_id"], got["text"]) == ("s1", "from A")
+                seen = await stock.next("session_update")
+                assert seen["text"] == "from A"
