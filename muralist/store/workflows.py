@@ -26,6 +26,12 @@ class WorkflowRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # The id column is 32-bit on PostgreSQL and 64-bit on SQLite; an id it cannot hold
+        # matches no row, and sending it would make the driver fail with an overflow.
+        self._max_id = 2**31 - 1 if engine.dialect.name == "postgresql" else 2**63 - 1
+
+    def _storable(self, workflow_id: int) -> bool:
+        return -self._max_id - 1 <= workflow_id <= self._max_id
 
     async def create(
         self,
@@ -62,6 +68,8 @@ class WorkflowRepo:
             return [dict(row._mapping) for row in rows]
 
     async def get(self, workflow_id: int) -> dict[str, Any] | None:
+        if not self._storable(workflow_id):
+            return None
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(select(*_FIELDS).where(comfy_workflows.c.id == workflow_id))
@@ -69,6 +77,8 @@ class WorkflowRepo:
         return dict(row._mapping) if row else None
 
     async def delete(self, workflow_id: int) -> bool:
+        if not self._storable(workflow_id):
+            return False
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 delete(comfy_workflows).where(comfy_workflows.c.id == workflow_id)
