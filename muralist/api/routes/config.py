@@ -4,12 +4,22 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from muralist.api.deps import ServicesDep
 from muralist.api.schemas import Exists, Status
 from muralist.errors import MuralistError
 
 router = APIRouter(prefix="/api/config", tags=["config"])
+
+
+class ConfigRefused(BaseModel):
+    """A refused config: the route's own answer has all three fields, a body that is not
+    even JSON gets FastAPI's plain {"detail"}."""
+
+    detail: str
+    status: str = "error"
+    message: str = ""
 
 
 @router.get("/exists", response_model=Exists, operation_id="config_exists")
@@ -27,7 +37,7 @@ async def get_config(services: ServicesDep) -> dict:
 @router.post(
     "",
     response_model=Status,
-    responses={400: {"model": Status}},
+    responses={400: {"model": ConfigRefused}},
     operation_id="update_config",
 )
 async def update_config(
