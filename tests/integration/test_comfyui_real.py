@@ -100,14 +100,16 @@ async def test_creator_agent_runs_a_saved_workflow_on_real_comfyui(
 
     async with server.socket() as sio:
         sio.on("session_update", on_update)
+        # The home page's prompt box: create the canvas and start its first chat turn.
         body = {
+            "name": "Swatches",
+            "canvas_id": "canvas_comfy",
             "messages": [{"role": "user", "content": "An orange 96x64 swatch, please."}],
             "session_id": "sess_comfy",
-            "canvas_id": "canvas_comfy",
             "text_model": {"provider": "fake", "model": "m1", "url": llm.base_url},
             "tool_list": [info],
         }
-        response = await server.client.post("/api/chat", json=body)
+        response = await server.client.post("/api/canvas/create", json=body)
         assert response.status_code == 200, response.text
         await asyncio.wait_for(done.wait(), 120)
 
@@ -123,9 +125,8 @@ async def test_creator_agent_runs_a_saved_workflow_on_real_comfyui(
     assert picture.convert("RGB").getpixel((10, 10)) == (0xFF, 0x80, 0x00)
 
     # ... and on the stored canvas, pointing at that file.
-    canvas = await server.services.store.canvases.get("canvas_comfy")
-    data = canvas["data"]
-    scene = json.loads(data) if isinstance(data, str) else data
+    response = await server.client.get("/api/canvas/canvas_comfy")
+    scene = response.json()["data"]
     [element] = [e for e in scene["elements"] if e["type"] == "image"]
     assert (element["width"], element["height"]) == (96, 64)
     assert scene["files"][element["fileId"]]["dataURL"] == f"/api/file/{file_name}"
