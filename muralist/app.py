@@ -17,6 +17,7 @@ from muralist.api.security import SecurityGuard
 from muralist.events.socket import create_socket_server
 from muralist.services import Services, build_services
 from muralist.settings import ServerSettings
+from muralist.tasks import attach_tasks
 from muralist.tools.registry import has_key
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ Attachment = Callable[[Services], AbstractAsyncContextManager[None]]
 
 # Services that attach themselves to `Services` at start-up (services.chat, services.tasks)
 # and stop cleanly at shutdown. Each is an async context manager factory; add yours here.
-ATTACHMENTS: list[Attachment] = []
+ATTACHMENTS: list[Attachment] = [attach_tasks]
 
 
 def _log_start(services: Services) -> None:

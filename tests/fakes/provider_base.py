@@ -7,7 +7,8 @@ fake before calling it:
   provider's own error shape;
 - `stall_s`: create calls wait that long before answering (a client timeout shorter than it
   is a timeout);
-- `broken_result = True`: result URLs point at a file that answers 404.
+- `broken_result = True`: result URLs point at a file that answers 404;
+- `gate`: a threading.Event; clear it to hold create calls until it is set again.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ class FakeProvider:
         self.fail: Failure | None = None
         self.stall_s = 0.0
         self.broken_result = False
+        self.gate = threading.Event()
+        self.gate.set()
         self.knobs()
 
     def knobs(self) -> None:
@@ -184,7 +187,9 @@ class FakeProvider:
         return entry.headers.get("authorization") == f"Bearer {self.api_key}"
 
     async def before_create(self) -> Failure | None:
-        """Apply the stall and one-shot failure knobs; return the failure to answer."""
+        """Apply the gate, stall and one-shot failure knobs; return the failure to answer."""
+        if not self.gate.is_set():
+            await asyncio.to_thread(self.gate.wait, 30)
         if self.stall_s:
             await asyncio.sleep(self.stall_s)
         failure, self.fail = self.fail, None

@@ -1,131 +1,23 @@
-"""A running server wired to every provider fake, and a socket that records what it hears."""
+"""Fixtures of the tool tests: the provider fakes (once per session) and a server using them."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import socketio
 
-from muralist.tools.base import ToolContext
-from muralist.tools.tuning import EXTRAS_KEY, Tuning
-from tests.fakes.jaaz_cloud import FakeJaazCloud
-from tests.fakes.openai_images import FakeOpenAIImages
-from tests.fakes.replicate import FakeReplicate
-from tests.fakes.volces import FakeVolces
-from tests.support import RunningServer, make_settings, running_server
-
-FAST = Tuning(poll_scale=0.001)
-
-
-@dataclass
-class Fakes:
-    openai: FakeOpenAIImages
-    replicate: FakeReplicate
-    volces: FakeVolces
-    jaaz: FakeJaazCloud
-
-    def all(self) -> list[Any]:
-        return [self.openai, self.replicate, self.volces, self.jaaz]
-
-    def reset(self) -> None:
-        for fake in self.all():
-            fake.reset()
+from tests.support import RunningServer
+from tests.tools.helpers import Fakes, all_fakes, configured_server
 
 
 @pytest.fixture(scope="session")
 def fakes() -> Iterator[Fakes]:
-    with FakeOpenAIImages() as o, FakeReplicate() as r, FakeVolces() as v, FakeJaazCloud() as j:
-        yield Fakes(o, r, v, j)
-
-
-def provider_config(fakes: Fakes) -> dict[str, Any]:
-    """config.toml body enabling every provider at its fake."""
-    return {
-        "openai": {
-            "url": fakes.openai.base_url,
-            "api_key": fakes.openai.api_key,
-            "models": {"dall-e-3": {"type": "image"}, "gpt-4o": {"type": "text"}},
-        },
-        "replicate": {"url": fakes.replicate.base_url, "api_key": fakes.replicate.api_key},
-        "volces": {"url": fakes.volces.base_url, "api_key": fakes.volces.api_key},
-        "jaaz": {"url": "", "api_key": fakes.jaaz.api_key},
-    }
-
-
-@asynccontextmanager
-async def configured_server(
-    tmp_path: Path, fakes: Fakes, **overrides: Any
-) -> AsyncIterator[RunningServer]:
-    """A server whose providers point at the fakes, with fast polls."""
-    fakes.reset()
-    settings = make_settings(tmp_path / "data", jaaz_base_url=fakes.jaaz.origin, **overrides)
-    async with running_server(settings) as server:
-        server.services.extras[EXTRAS_KEY] = FAST
-        response = await server.client.post("/api/config", json=provider_config(fakes))
-        assert response.status_code == 200, response.text
-        yield server
+    with all_fakes() as started:
+        yield started
 
 
 @pytest.fixture
 async def tool_server(tmp_path: Path, fakes: Fakes) -> AsyncIterator[RunningServer]:
     async with configured_server(tmp_path, fakes) as server:
         yield server
-
-
-@dataclass
-class Heard:
-    """Events a socket received, with a way to wait for one."""
-
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    async def add(self, name: str, data: dict[str, Any]) -> None:
-        async with self._changed:
-            self.events.append((name, data))
-            self._changed.notify_all()
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [data for _, data in self.events if data.get("type") == kind]
-
-    async def wait_for(self, check: Callable[[Heard], bool], timeout: float = 10.0) -> None:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: check(self)), timeout)
-
-
-@asynccontextmanager
-async def listening(
-    server: RunningServer, join: dict[str, str] | None = None
-) -> AsyncIterator[Heard]:
-    """A socket (joined to a room, or unjoined like the stock UI) recording updates."""
-    heard = Heard()
-    async with server.socket() as sio:
-        _record(sio, heard)
-        if join is not None:
-            answer = await sio.call("join", join, timeout=5)
-            assert answer["ok"], answer
-        yield heard
-
-
-def _record(sio: socketio.AsyncClient, heard: Heard) -> None:
-    async def on_session_update(data: dict[str, Any]) -> None:
-        await heard.add("session_update", data)
-
-    async def on_message(data: dict[str, Any]) -> None:
-        await heard.add("message", data)
-
-    sio.on("session_update", on_session_update)
-    sio.on("message", on_message)
-
-
-def chat_context(
-    server: RunningServer, canvas_id: str = "canvas1", call: str = "call_1"
-) -> ToolContext:
-    return ToolContext.for_chat(
-        server.services, session_id="sess1", canvas_id=canvas_id, tool_call_id=call
-    )

@@ -12,7 +12,7 @@ from muralist.media.images import png_text
 from muralist.tools.base import ToolArgumentsError, ToolError
 from tests.fakes.provider_base import Failure, png_bytes
 from tests.support import RunningServer
-from tests.tools.conftest import Fakes, chat_context, listening
+from tests.tools.helpers import Fakes, chat_context, listening
 
 MARKDOWN = re.compile(r"!\[image_id: ([A-Za-z0-9]{10}\.png)\]\(/api/file/\1\)")
 

@@ -10,7 +10,7 @@ import pytest
 from muralist.tools.base import ToolArgumentsError, ToolError, ToolResult
 from tests.fakes.provider_base import Failure, mp4_bytes, png_bytes
 from tests.support import RunningServer
-from tests.tools.conftest import Fakes, chat_context, listening
+from tests.tools.helpers import Fakes, chat_context, listening
 
 MARKDOWN = re.compile(r"!\[video_id: (vi_[A-Za-z0-9]{8}\.mp4)\]\(/api/file/\1\)")
 

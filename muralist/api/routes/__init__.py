@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from muralist.api.routes import canvases, comfyui, config, files, materials, root, settings
+from muralist.api.routes import tasks as task_routes
 
 ROUTERS: list[APIRouter] = [
     root.router,
@@ -12,4 +13,5 @@ ROUTERS: list[APIRouter] = [
     canvases.router,
     files.router,
     materials.router,
+    task_routes.router,
 ]

@@ -1,0 +1,264 @@
+"""The task service: the life cycle of V1 generation tasks over the store and a queue.
+
+queued -> running -> succeeded | failed | cancelled (or queued -> cancelled). Every change is
+written with a condition on the current status, so a cancel racing a finish has one winner,
+and is pushed as a `task_update` to the room `task:<id>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from muralist.errors import BadRequest, Conflict, NotFound
+from muralist.ids import new_id
+from muralist.tasks.queue import TaskQueue
+from muralist.tasks.requests import PlannedTask
+from muralist.tools.base import MediaOutput, Progress, ToolContext, ToolError
+
+if TYPE_CHECKING:
+    from muralist.services import Services
+
+logger = logging.getLogger(__name__)
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+MAX_SEARCH_IDS = 100
+PUBLIC_FIELDS = (
+    "type",
+    "status",
+    "progress",
+    "tool",
+    "canvas_id",
+    "result_url",
+    "results",
+    "error",
+    "created_at",
+    "updated_at",
+)
+
+
+def public(task: dict[str, Any]) -> dict[str, Any]:
+    """A task row as the API shows it."""
+    shown = {"task_id": task["id"], **{key: task.get(key) for key in PUBLIC_FIELDS}}
+    if shown["results"] is None:
+        shown["results"] = []
+    return shown
+
+
+def result_entry(output: MediaOutput) -> dict[str, Any]:
+    return {
+        "type": output.kind,
+        "url": output.url,
+        "file_id": output.file_name,
+        "width": output.width,
+        "height": output.height,
+        "mime_type": output.mime_type,
+        "element_id": output.element_id,
+    }
+
+
+def parse_ids(task_id: str | None, task_ids: str | None) -> list[str]:
+    """The ids of a search query (`task_id=X` or `task_ids=a,b,c`), in the asked order."""
+    raw = [part.strip() for part in (task_ids or "").split(",") if part.strip()]
+    if task_id:
+        raw.insert(0, task_id.strip())
+    if not raw:
+        raise BadRequest("task_ids: give task_id=<id> or task_ids=<id>,<id>,...")
+    if len(raw) > MAX_SEARCH_IDS:
+        raise BadRequest(f"task_ids: at most {MAX_SEARCH_IDS} ids per search, got {len(raw)}")
+    return raw
+
+
+class TaskService:
+    """Creates, runs, cancels and finds tasks; `services.tasks` once the app started."""
+
+    def __init__(self, services: Services, queue: TaskQueue) -> None:
+        self._services = services
+        self._queue = queue
+        self._store = services.store.tasks
+
+    async def start(self) -> None:
+        """Start the queue, then resume what a previous run of the server left behind."""
+        await self._queue.start(self.run)
+        await self.recover()
+
+    async def stop(self) -> None:
+        await self._queue.stop()
+
+    # --- the API's calls -------------------------------------------------------------------
+
+    async def create(self, plan: PlannedTask) -> dict[str, Any]:
+        """Store a validated task as queued and hand it to the queue."""
+        task_id = new_id(16)
+        params = {"args": plan.args, "quantity": plan.quantity}
+        task = await self._store.create(
+            task_id,
+            type=plan.type,
+            status="queued",
+            progress=0,
+            tool=plan.tool.id,
+            provider=plan.tool.provider,
+            params=params,
+            canvas_id=plan.canvas_id,
+            attempts=0,
+        )
+        await self._queue.enqueue(task_id, plan.tool.provider)
+        logger.info("task %s queued (%s, %s)", task_id, plan.type, plan.tool.id)
+        return public(task)
+
+    async def get(self, task_id: str) -> dict[str, Any]:
+        task = await self._store.get(task_id)
+        if task is None:
+            raise NotFound(f"task_id: no task {task_id!r}")
+        return public(task)
+
+    async def search(self, task_ids: list[str]) -> list[dict[str, Any]]:
+        """Tasks in the asked order; unknown ids are left out."""
+        found = await self._store.get_many(task_ids)
+        seen: set[str] = set()
+        ordered = []
+        for task_id in task_ids:
+            if task_id in found and task_id not in seen:
+                seen.add(task_id)
+                ordered.append(public(found[task_id]))
+        return ordered
+
+    async def cancel(self, task_id: str) -> dict[str, Any]:
+        """Cancel a queued or running task; 409 when it already ended."""
+        task = await self._store.get(task_id)
+        if task is None:
+            raise NotFound(f"task_id: no task {task_id!r}")
+        changed = await self._store.update(
+            task_id,
+            where_status=("queued", "running"),
+            status="cancelled",
+            error="cancelled by request",
+        )
+        if not changed:
+            current = await self._store.get(task_id)
+            status = current["status"] if current else task["status"]
+            raise Conflict(f"task_id: task {task_id!r} already ended ({status})")
+        await self._queue.abort(task_id)
+        logger.info("task %s cancelled", task_id)
+        return await self._announce(task_id)
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def run(self, task_id: str) -> None:
+        """Run one queued task to a terminal state (the queue's runner)."""
+        task = await self._store.get(task_id)
+        if task is None or task["status"] != "queued":
+            return
+        claimed = await self._store.update(
+            task_id, where_status=("queued",), status="running", attempts=task["attempts"] + 1
+        )
+        if not claimed:
+            return
+        await self._announce(task_id)
+        try:
+            results = await self._execute(task)
+        except ToolError as exc:
+            await self._finish(task_id, status="failed", error=exc.message)
+        except asyncio.CancelledError:
+            await self._interrupted(task)
+            raise
+        except Exception as exc:  # a bug must still end the task, with a trace in the log
+            logger.exception("task %s failed unexpectedly", task_id)
+            await self._finish(
+                task_id, status="failed", error=f"internal error: {type(exc).__name__}: {exc}"
+            )
+        else:
+            first = results[0]["url"] if results else None
+            await self._finish(
+                task_id, status="succeeded", progress=100, result_url=first, results=results
+            )
+
+    async def _execute(self, task: dict[str, Any]) -> list[dict[str, Any]]:
+        tool = self._services.tools.get(task["tool"] or "")
+        if tool is None:
+            raise ToolError(f"tool {task['tool']!r} is no longer configured")
+        params = task["params"] or {}
+        args = tool.parse_args(params.get("args") or {})
+        quantity = max(1, int(params.get("quantity") or 1))
+        reporter = _ProgressReporter(self, task["id"], quantity)
+        ctx = ToolContext(
+            services=self._services,
+            canvas_id=task["canvas_id"],
+            tool_call_id=task["id"],
+            task_id=task["id"],
+            on_progress=reporter.report,
+        )
+        results: list[dict[str, Any]] = []
+        for index in range(quantity):
+            reporter.index = index
+            result = await tool.run(args, ctx)
+            results.extend(result_entry(output) for output in result.media)
+        return results
+
+    async def _finish(self, task_id: str, **fields: Any) -> None:
+        if await self._store.update(task_id, where_status=("running",), **fields):
+            logger.info("task %s %s", task_id, fields["status"])
+            await self._announce(task_id)
+
+    async def _interrupted(self, task: dict[str, Any]) -> None:
+        """The run was cancelled: by a user (row already cancelled) or by a shutdown."""
+        current = await self._store.get(task["id"])
+        if current is None or current["status"] != "running":
+            return
+        await self._resume_or_fail(current, "the server stopped while this task was running")
+
+    async def _resume_or_fail(self, task: dict[str, Any], why: str) -> None:
+        tool = self._services.tools.get(task["tool"] or "")
+        if tool is not None and tool.retry_safe:
+            if await self._store.update(
+                task["id"], where_status=("running",), status="queued", progress=0
+            ):
+                logger.info("task %s re-queued: %s", task["id"], why)
+            return
+        reason = f"{why}; it was not retried because {task['tool']} may charge again for a new run"
+        await self._store.update(
+            task["id"], where_status=("running",), status="failed", error=reason
+        )
+        logger.warning("task %s failed: %s", task["id"], why)
+
+    async def recover(self) -> None:
+        """Tasks left running by a crash are failed or re-queued; queued ones are enqueued."""
+        # TODO(#4): with several server processes (scaled mode) a running task may belong to
+        # another live process; the SAQ queue's heartbeats must decide that instead.
+        for task in await self._store.list_by_status("running"):
+            await self._resume_or_fail(task, "the server stopped while this task was running")
+        for task in await self._store.list_by_status("queued"):
+            await self._queue.enqueue(task["id"], task["provider"] or "")
+
+    async def set_progress(self, task_id: str, progress: int) -> None:
+        if await self._store.update(task_id, where_status=("running",), progress=progress):
+            await self._announce(task_id)
+
+    async def _announce(self, task_id: str) -> dict[str, Any]:
+        task = await self._store.get(task_id)
+        assert task is not None
+        shown = public(task)
+        await self._services.events.task(task_id, {**shown, "task_type": shown["type"]})
+        return shown
+
+
+class _ProgressReporter:
+    """Turns a tool's percentages into the task's overall 0-99 progress (100 on success)."""
+
+    def __init__(self, service: TaskService, task_id: str, quantity: int) -> None:
+        self._service = service
+        self._task_id = task_id
+        self._quantity = quantity
+        self._last = 0
+        self.index = 0
+
+    async def report(self, progress: Progress) -> None:
+        if progress.percent is None:
+            return
+        share = min(max(progress.percent, 0.0), 100.0) / self._quantity
+        overall = int(self.index * 100 / self._quantity + share)
+        overall = min(overall, 99)
+        if overall > self._last:
+            self._last = overall
+            await self._service.set_progress(self._task_id, overall)
