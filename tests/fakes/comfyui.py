@@ -20,11 +20,14 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.comfyui_nodes import NODE_CLASSES, NodeFailure, RunContext
-
-
-def _error(kind: str, message: str, details: str = "") -> dict[str, Any]:
-    return {"type": kind, "message": message, "details": details, "extra_info": {}}
+from tests.fakes.comfyui_nodes import (
+    NODE_CLASSES,
+    NodeFailure,
+    RunContext,
+    comfy_error,
+    execution_order,
+    validate_prompt,
+)
 
 
 class FakeComfyUI:
@@ -119,64 +122,7 @@ class FakeComfyUI:
                 del self._sockets[sid]
         return ws
 
-    # ---- validation and queue -------------------------------------------------------------
-
-    def _validate(self, prompt: dict[str, Any]) -> dict[str, Any] | None:
-        """None when valid, else the 400 body ComfyUI sends."""
-        ctx = self._context()
-        outputs = []
-        for node_id, node in prompt.items():
-            if not isinstance(node, dict) or "class_type" not in node:
-                detail = f"Node ID '#{node_id}'"
-                message = "Cannot execute because a node is missing the class_type property."
-                return {"error": _error("invalid_prompt", message, detail), "node_errors": {}}
-            cls = NODE_CLASSES.get(node["class_type"])
-            if cls is None:
-                message = f"Cannot execute because node {node['class_type']} does not exist."
-                return {
-                    "error": _error("invalid_prompt", message, f"Node ID '#{node_id}'"),
-                    "node_errors": {},
-                }
-            if cls.output_node:
-                outputs.append(node_id)
-        if not outputs:
-            return {
-                "error": _error("prompt_no_outputs", "Prompt has no outputs"),
-                "node_errors": {},
-            }
-        node_errors: dict[str, Any] = {}
-        for node_id, node in prompt.items():
-            cls = NODE_CLASSES[node["class_type"]]
-            values = node.get("inputs") or {}
-            errors = [
-                _error("required_input_missing", "Required input is missing", name)
-                for name in cls.required
-                if name not in values
-            ]
-            for name, allowed in cls.choices.items():
-                if name in values and values[name] not in allowed(ctx):
-                    detail = f"{name}: '{values[name]}' not in {allowed(ctx)}"
-                    errors.append(_error("value_not_in_list", "Value not in list", detail))
-            if not errors and cls.check is not None and (problem := cls.check(ctx, values)):
-                message = "Custom validation failed for node"
-                errors.append(_error("custom_validation_failed", message, problem))
-            if errors:
-                node_errors[node_id] = {
-                    "errors": errors,
-                    "dependent_outputs": outputs,
-                    "class_type": node["class_type"],
-                }
-        if node_errors:
-            details = "\n".join(
-                f"{e['message']}: {e['details']}"
-                for entry in node_errors.values()
-                for e in entry["errors"]
-            )
-            error = _error(
-                "prompt_outputs_failed_validation", "Prompt outputs failed validation", details
-            )
-            return {"error": error, "node_errors": node_errors}
-        return None
+    # ---- queue -------------------------------------------------------------
 
     async def _post_prompt(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -184,9 +130,9 @@ class FakeComfyUI:
             self.prompts.append(body)
             self._arrived.notify_all()
         if "prompt" not in body:
-            error = _error("no_prompt", "No prompt provided", "No prompt provided")
+            error = comfy_error("no_prompt", "No prompt provided", "No prompt provided")
             return web.json_response({"error": error, "node_errors": {}}, status=400)
-        rejection = self._validate(body["prompt"])
+        rejection = validate_prompt(body["prompt"], self._context())
         if rejection is not None:
             return web.json_response(rejection, status=400)
         prompt_id = str(body.get("prompt_id") or uuid.uuid4())
@@ -312,7 +258,7 @@ class FakeComfyUI:
         ui_outputs: dict[str, Any] = {}
         executed: list[str] = []
         status = "success"
-        for node_id in _order(graph):
+        for node_id in execution_order(graph):
             node = graph[node_id]
             await self._send(
                 "executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id}, sid
@@ -389,20 +335,3 @@ class FakeComfyUI:
         ws = self._sockets.get(sid or "")
         if ws is not None and not ws.closed:
             await ws.send_bytes(b"\x00\x00\x00\x01\x00\x00\x00\x02" + b"\x89PNG fake preview")
-
-
-def _order(graph: dict[str, Any]) -> list[str]:
-    """Nodes in an order where every link's source comes first."""
-    order: list[str] = []
-
-    def visit(node_id: str) -> None:
-        if node_id in order:
-            return
-        for value in (graph[node_id].get("inputs") or {}).values():
-            if isinstance(value, list) and value and str(value[0]) in graph:
-                visit(str(value[0]))
-        order.append(node_id)
-
-    for node_id in graph:
-        visit(node_id)
-    return order

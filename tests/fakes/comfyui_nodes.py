@@ -1,4 +1,4 @@
-"""Node classes of the fake ComfyUI: a few real utility nodes, re-implemented with Pillow.
+"""Node classes and prompt validation of the fake ComfyUI (utility nodes, done with Pillow).
 
 Each node declares its inputs like ComfyUI's INPUT_TYPES (required names, the allowed values
 of list inputs) and runs on plain values: images are lists of PIL images (a batch).
@@ -129,3 +129,82 @@ NODE_CLASSES: dict[str, NodeClass] = {
         ("ckpt_name",), fail, choices={"ckpt_name": lambda ctx: []}
     ),
 }
+
+
+def comfy_error(kind: str, message: str, details: str = "") -> dict[str, Any]:
+    """An error object as ComfyUI writes it in /prompt rejections."""
+    return {"type": kind, "message": message, "details": details, "extra_info": {}}
+
+
+def validate_prompt(prompt: dict[str, Any], ctx: RunContext) -> dict[str, Any] | None:
+    """None when the prompt is valid, else the 400 body ComfyUI sends for it."""
+    outputs = []
+    for node_id, node in prompt.items():
+        if not isinstance(node, dict) or "class_type" not in node:
+            detail = f"Node ID '#{node_id}'"
+            message = "Cannot execute because a node is missing the class_type property."
+            return {"error": comfy_error("invalid_prompt", message, detail), "node_errors": {}}
+        cls = NODE_CLASSES.get(node["class_type"])
+        if cls is None:
+            message = f"Cannot execute because node {node['class_type']} does not exist."
+            return {
+                "error": comfy_error("invalid_prompt", message, f"Node ID '#{node_id}'"),
+                "node_errors": {},
+            }
+        if cls.output_node:
+            outputs.append(node_id)
+    if not outputs:
+        return {
+            "error": comfy_error("prompt_no_outputs", "Prompt has no outputs"),
+            "node_errors": {},
+        }
+    node_errors: dict[str, Any] = {}
+    for node_id, node in prompt.items():
+        cls = NODE_CLASSES[node["class_type"]]
+        values = node.get("inputs") or {}
+        errors = [
+            comfy_error("required_input_missing", "Required input is missing", name)
+            for name in cls.required
+            if name not in values
+        ]
+        for name, allowed in cls.choices.items():
+            if name in values and values[name] not in allowed(ctx):
+                detail = f"{name}: '{values[name]}' not in {allowed(ctx)}"
+                errors.append(comfy_error("value_not_in_list", "Value not in list", detail))
+        if not errors and cls.check is not None and (problem := cls.check(ctx, values)):
+            message = "Custom validation failed for node"
+            errors.append(comfy_error("custom_validation_failed", message, problem))
+        if errors:
+            node_errors[node_id] = {
+                "errors": errors,
+                "dependent_outputs": outputs,
+                "class_type": node["class_type"],
+            }
+    if node_errors:
+        details = "\n".join(
+            f"{e['message']}: {e['details']}"
+            for entry in node_errors.values()
+            for e in entry["errors"]
+        )
+        error = comfy_error(
+            "prompt_outputs_failed_validation", "Prompt outputs failed validation", details
+        )
+        return {"error": error, "node_errors": node_errors}
+    return None
+
+
+def execution_order(graph: dict[str, Any]) -> list[str]:
+    """Nodes in an order where every link's source comes first."""
+    order: list[str] = []
+
+    def visit(node_id: str) -> None:
+        if node_id in order:
+            return
+        for value in (graph[node_id].get("inputs") or {}).values():
+            if isinstance(value, list) and value and str(value[0]) in graph:
+                visit(str(value[0]))
+        order.append(node_id)
+
+    for node_id in graph:
+        visit(node_id)
+    return order
