@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from muralist import __version__
+from muralist.agents.service import attach_chat
 from muralist.api.errors import install_error_handlers
 from muralist.api.routes import ROUTERS
 from muralist.api.routes.ui import mount_ui
@@ -26,7 +27,7 @@ Attachment = Callable[[Services], AbstractAsyncContextManager[None]]
 
 # Services that attach themselves to `Services` at start-up (services.chat, services.tasks)
 # and stop cleanly at shutdown. Each is an async context manager factory; add yours here.
-ATTACHMENTS: list[Attachment] = [attach_tasks]
+ATTACHMENTS: list[Attachment] = [attach_chat, attach_tasks]
 
 
 def _log_start(services: Services) -> None:

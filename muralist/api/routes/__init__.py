@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from muralist.api.routes import canvases, comfyui, config, files, materials, root, settings
+from muralist.api.routes import canvases, chat, comfyui, config, files, materials, root, settings
 from muralist.api.routes import tasks as task_routes
 
 ROUTERS: list[APIRouter] = [
@@ -11,6 +11,7 @@ ROUTERS: list[APIRouter] = [
     settings.router,
     comfyui.router,
     canvases.router,
+    chat.router,
     files.router,
     materials.router,
     task_routes.router,

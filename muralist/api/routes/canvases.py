@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from muralist.agents.requests import chat_request
 from muralist.api.deps import ServicesDep
 from muralist.api.schemas import IdOnly, SessionInfo
 from muralist.errors import NotFound
@@ -62,10 +63,21 @@ async def list_canvases(services: ServicesDep) -> list[dict]:
 @router.post("/create", response_model=IdOnly, operation_id="create_canvas")
 async def create_canvas(body: CanvasCreate, services: ServicesDep) -> IdOnly:
     """Create the canvas, then start the chat turn its first message asks for."""
-    # TODO(#3): validate the chat part of the body before the row is written, and start the
-    # turn through services.chat once the canvas exists (the chat helper completes this spot).
+    turn = None
+    if body.messages:
+        # Checked before the row is written, so a bad body leaves no canvas behind.
+        turn = chat_request(
+            messages=body.messages,
+            session_id=body.session_id,
+            canvas_id=body.canvas_id,
+            text_model=body.text_model,
+            tool_list=body.tool_list,
+            system_prompt=body.system_prompt,
+        )
     await services.store.canvases.create(body.canvas_id, body.name)
     log.info("created canvas %s", body.canvas_id)
+    if turn is not None and services.chat is not None:
+        await services.chat.start_chat(turn)
     return IdOnly(id=body.canvas_id)
 
 

@@ -1,0 +1,204 @@
+"""ChatService: accepts chat and magic turns, runs them in the background, cancels them.
+
+Registered at `services.chat` by `attach_chat` (see muralist/app.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from muralist.agents.confirmations import ToolConfirmations
+from muralist.agents.history import last_agent, repair_history, session_title
+from muralist.agents.magic import MagicFlow
+from muralist.agents.models import ModelConfigError, ModelFactory
+from muralist.agents.prompts import PLANNER
+from muralist.agents.recorder import TurnRecorder
+from muralist.agents.requests import TurnRequest
+from muralist.agents.runner import TurnBudget, TurnFailed, TurnRunner
+from muralist.agents.swarm import AGENT_NAMES, build_swarm
+from muralist.agents.tools import generation_tools
+from muralist.agents.turns import TurnRegistry
+from muralist.errors import NotFound
+
+if TYPE_CHECKING:
+    from muralist.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+def proxy_url(setting: str) -> str | None:
+    """The proxy for language-model calls from the settings value (see contract §14)."""
+    if setting in ("", "no_proxy"):
+        return None
+    if setting == "system":
+        found = urllib.request.getproxies()
+        return found.get("https") or found.get("http") or None
+    return setting
+
+
+class ChatService:
+    """Runs one turn per session at a time; every turn ends with exactly one `done`."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        budget: TurnBudget | None = None,
+        confirm_timeout_s: float | None = None,
+        factory: ModelFactory | None = None,
+    ) -> None:
+        self._services = services
+        self.budget = budget or TurnBudget()
+        self.turns = TurnRegistry()
+        self.confirmations = ToolConfirmations()
+        if confirm_timeout_s is not None:
+            self.confirmations.timeout_s = confirm_timeout_s
+        self.factory = factory or ModelFactory()
+
+    # Starting turns ---------------------------------------------------------------------
+
+    async def start_chat(self, request: TurnRequest) -> None:
+        """Store the new message and start the swarm turn; 409 while the session is busy."""
+        await self._start(request, lambda: self._chat_turn(request))
+
+    async def start_magic(self, request: TurnRequest) -> None:
+        """Store the snapshot message and start the magic turn (section 11)."""
+        flow = MagicFlow(self._services, self.factory, proxy_url(self._proxy_setting()))
+        await self._start(request, lambda: self._magic_turn(request, flow))
+
+    async def _start(self, request: TurnRequest, turn: Callable[[], Awaitable[None]]) -> None:
+        self.turns.reserve(request.session_id)
+        try:
+            await self._record_start(request)
+        except BaseException:
+            self.turns.release(request.session_id)
+            raise
+        task = asyncio.create_task(self._guarded(request.session_id, turn))
+        self.turns.start(request.session_id, task)
+
+    async def _record_start(self, request: TurnRequest) -> None:
+        store = self._services.store
+        existing = await store.sessions.get(request.session_id)
+        title = session_title(request.messages[0])
+        if existing is None:
+            if request.canvas_id and not await store.canvases.exists(request.canvas_id):
+                raise NotFound(f"canvas_id: canvas {request.canvas_id!r} not found")
+            await store.sessions.create(
+                request.session_id,
+                canvas_id=request.canvas_id,
+                title=title,
+                model=request.model or "gpt",
+                provider=request.provider or "jaaz",
+            )
+        elif not existing.get("title") and title:
+            await store.sessions.touch(request.session_id, title=title)
+        await store.messages.add(request.session_id, request.new_message)
+
+    async def _guarded(self, session_id: str, turn: Callable[[], Awaitable[None]]) -> None:
+        """Run a turn, then always: move `updated_at`, send the one `done`, free the session."""
+        events = self._services.events
+        try:
+            await turn()
+        except asyncio.CancelledError:
+            logger.info("turn of session %s cancelled", session_id)
+        except Exception as exc:  # a bug must still end the turn properly for the UI
+            logger.exception("turn of session %s failed", session_id)
+            await events.error(session_id, f"Internal error: {type(exc).__name__}: {exc}")
+        finally:
+            try:
+                await self._services.store.sessions.touch(session_id)
+            except Exception:
+                logger.warning("could not touch session %s", session_id, exc_info=True)
+            await events.session(session_id, "done")
+            self.turns.release(session_id)
+
+    # The chat turn ----------------------------------------------------------------------
+
+    async def _chat_turn(self, request: TurnRequest) -> None:
+        services = self._services
+        history = repair_history(request.messages)
+        recorder = TurnRecorder(services, request.session_id)
+        try:
+            model = self.factory.build(
+                request.provider,
+                services.config.get(request.provider),
+                request.model,
+                proxy_url(self._proxy_setting()),
+            )
+        except ModelConfigError as exc:
+            await services.events.error(request.session_id, f"{exc}; fix it in Settings.")
+            return
+        agents = build_swarm(
+            generation_tools(services, request.tool_list),
+            request.system_prompt,
+            self._knowledge(),
+        )
+        runner = TurnRunner(
+            model=model,
+            provider=request.provider,
+            agents=agents,
+            active=last_agent(history, AGENT_NAMES, PLANNER),
+            history=history,
+            session_id=request.session_id,
+            canvas_id=request.canvas_id,
+            sink=recorder,
+            confirm=lambda call_id: self.confirmations.wait(request.session_id, call_id),
+            budget=self.budget,
+        )
+        recorder.partial = lambda: runner.partial_message
+        try:
+            await runner.run()
+        except TurnFailed as exc:
+            await recorder.keep(runner.interrupted_messages())
+            await services.events.error(request.session_id, str(exc))
+        except asyncio.CancelledError:
+            await recorder.keep(runner.interrupted_messages())
+            await recorder.all_messages(runner.conversation)
+            raise
+
+    async def _magic_turn(self, request: TurnRequest, flow: MagicFlow) -> None:
+        recorder = TurnRecorder(self._services, request.session_id)
+        reply = await flow.run(request)
+        await recorder.keep([reply])
+        await recorder.all_messages([*request.messages, reply])
+
+    def _knowledge(self) -> list[dict]:
+        data = self._services.user_settings.get("enabled_knowledge_data")
+        return [entry for entry in data if isinstance(entry, dict)]
+
+    def _proxy_setting(self) -> str:
+        return str(self._services.user_settings.get("proxy") or "")
+
+    # Cancel and confirmation ------------------------------------------------------------
+
+    async def cancel(self, session_id: str) -> bool:
+        """Stop the session's turn (chat or magic); False when none was running."""
+        return await self.turns.cancel(session_id)
+
+    async def confirm_tool(self, session_id: str, tool_call_id: str, confirmed: bool) -> bool:
+        """Answer a pending confirmation and tell the UI; False when nothing waits for it."""
+        if not self.confirmations.resolve(session_id, tool_call_id, confirmed):
+            return False
+        kind = "tool_call_confirmed" if confirmed else "tool_call_cancelled"
+        await self._services.events.session(session_id, kind, id=tool_call_id)
+        return True
+
+    async def aclose(self) -> None:
+        """Cancel running turns and close the providers' HTTP clients."""
+        await self.turns.cancel_all()
+        await self.factory.aclose()
+
+
+@asynccontextmanager
+async def attach_chat(services: Services) -> AsyncIterator[None]:
+    """Register a ChatService at `services.chat` for the server's lifetime."""
+    services.chat = ChatService(services)
+    try:
+        yield
+    finally:
+        await services.chat.aclose()
