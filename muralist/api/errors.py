@@ -4,6 +4,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from muralist.errors import MuralistError
 
@@ -20,6 +21,21 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error; the server log has the details"}, 500)
 
 
+# PostgreSQL's "character not in repertoire": it cannot store NUL (U+0000) in text, which
+# SQLite can; a NUL in any id, name or body field would otherwise answer 500 there.
+_NUL_IN_TEXT = "22021"
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) != _NUL_IN_TEXT:
+        return await _unexpected(request, exc)
+    given = {**request.query_params, **request.path_params}
+    field = next((name for name, value in given.items() if "\x00" in str(value)), "body")
+    return JSONResponse({"detail": f"{field}: text may not contain NUL (\\u0000) characters"}, 400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MuralistError, _muralist_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
