@@ -181,24 +181,37 @@ def parse_workflow(row: Mapping[str, Any]) -> Workflow:
 def args_model(workflow: Workflow) -> type[BaseModel]:
     """The pydantic model of the tool's arguments (its JSON schema is what the model sees)."""
     fields: dict[str, Any] = {}
+    names = {arg.name for arg in workflow.inputs}
     for index, arg in enumerate(workflow.inputs):
         python_type = _PYTHON_TYPES[arg.type]
         description = f"{'Required.' if arg.required else 'Optional.'} {arg.description}".strip()
         if arg.takes_image:
             description += " An image file id from the file store (e.g. im_ab12cd34.png)."
-        # Stored names need not be Python identifiers, so fields are positional with the
-        # stored name as alias; the schema and validation both use the alias.
+        # Stored names that cannot be field names (not identifiers, or BaseModel attributes)
+        # get a positional field with the stored name as alias; schemas and dumps use aliases.
+        key = arg.name if _usable_field_name(arg.name) else f"arg{index}"
+        while key in fields or (key != arg.name and key in names):
+            key = f"x{key}"
         if arg.required:
-            field = Field(..., alias=arg.name, description=description)
-            fields[f"arg{index}"] = (python_type, field)
+            fields[key] = (python_type, Field(..., alias=arg.name, description=description))
         else:
             field = Field(arg.default, alias=arg.name, description=description)
-            fields[f"arg{index}"] = (python_type | None, field)
+            fields[key] = (python_type | None, field)
     return create_model(  # type: ignore[call-overload,no-any-return]
         f"{workflow.name}_arguments",
-        __config__=ConfigDict(extra="forbid", populate_by_name=False),
+        __config__=ConfigDict(
+            extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+        ),
         __doc__=workflow.description or f"Run ComfyUI workflow {workflow.name}",
         **fields,
+    )
+
+
+def _usable_field_name(name: str) -> bool:
+    return (
+        name.isidentifier()
+        and not name.startswith(("_", "model_"))
+        and not hasattr(BaseModel, name)
     )
 
 

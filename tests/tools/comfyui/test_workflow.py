@@ -164,3 +164,24 @@ def test_image_inputs_are_marked() -> None:
 def test_invalid_rows_name_the_field(bad: dict[str, object], field: str) -> None:
     with pytest.raises(WorkflowError, match=field.replace(".", r"\.")):
         parse_workflow({**row([]), **bad})
+
+
+def test_field_names_round_trip_through_a_plain_dump() -> None:
+    """The task API stores `model_dump()` and parses it again later."""
+    wf = parse_workflow(
+        row(
+            [
+                item("width_1", "number", "1", "width", 512),
+                item("1st-height", "number", "1", "height", 64),
+                item("arg1", "number", "1", "color", 0),
+                item("json", "string", "3", "filename_prefix", "x"),
+            ]
+        )
+    )
+    model = args_model(wf)
+    assert "width_1" in model.model_fields
+    assert set(model.model_json_schema()["properties"]) == {"width_1", "1st-height", "arg1", "json"}
+    args = model.model_validate({"width_1": 10, "1st-height": 20, "arg1": 5, "json": "p"})
+    dumped = args.model_dump(mode="json", exclude_none=True)
+    assert dumped == {"width_1": 10, "1st-height": 20, "arg1": 5, "json": "p"}
+    assert explicit_values(model.model_validate(dumped)) == dumped
