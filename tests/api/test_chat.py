@@ -250,3 +250,27 @@ async def test_canvas_create_with_a_bad_chat_body_writes_nothing(
     response = await sqlite_server.client.post("/api/canvas/create", json=body)
     assert response.status_code == 400 and "text_model.model" in response.json()["detail"]
     assert (await sqlite_server.client.get("/api/canvas/cv-bad")).status_code == 404
+
+
+async def test_long_answer_is_checkpointed_while_it_streams(
+    sqlite_server: RunningServer, llm: FakeOpenAIChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from muralist.agents import recorder
+
+    monkeypatch.setattr(recorder, "CHECKPOINT_S", 0.05)
+    server = sqlite_server
+    await configure_provider(server, llm.base_url)
+    llm.script(Reply(chunks=["word "] * 200, delay=0.02))
+    async with watching(server, join="s-ckpt") as (watcher, _):
+        await server.client.post("/api/chat", json=chat_body("s-ckpt", "long"))
+        await watcher.wait_type("s-ckpt", "delta", count=15)
+        stored = (await server.client.get("/api/chat_session/s-ckpt")).json()
+        # A crash now would keep this much: a partial answer already in the database.
+        assert stored[-1]["role"] == "assistant" and stored[-1]["name"] == "planner"
+        assert stored[-1]["content"].startswith("word word ")
+        await server.client.post("/api/cancel/s-ckpt")
+        await watcher.wait_type("s-ckpt", "done")
+    streamed = "".join(u["text"] for u in watcher.of("s-ckpt") if u["type"] == "delta")
+    final = (await server.client.get("/api/chat_session/s-ckpt")).json()
+    assert [m["role"] for m in final] == ["user", "assistant"]  # one row, updated in place
+    assert final[-1]["content"] == streamed

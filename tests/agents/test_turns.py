@@ -1,0 +1,68 @@
+"""The turn registry and the confirmation table, on their own."""
+
+import asyncio
+
+import pytest
+
+from muralist.agents.confirmations import ToolConfirmations
+from muralist.agents.turns import TurnRegistry
+from muralist.errors import Conflict
+
+
+async def test_one_turn_per_session() -> None:
+    turns = TurnRegistry()
+    turns.reserve("s")
+    with pytest.raises(Conflict, match="session_id"):
+        turns.reserve("s")
+    turns.release("s")
+    turns.reserve("s")
+    assert turns.running("s") and len(turns) == 1
+
+
+async def test_cancel_before_the_task_exists_cancels_it_on_start() -> None:
+    turns = TurnRegistry()
+    turns.reserve("s")
+    assert await turns.cancel("s") is True
+    assert await turns.cancel("s") is False  # already asked
+    task = asyncio.create_task(asyncio.Event().wait())
+    turns.start("s", task)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_cancel_waits_for_the_turn_to_end() -> None:
+    turns = TurnRegistry()
+    started, ended = asyncio.Event(), asyncio.Event()
+
+    async def turn() -> None:
+        try:
+            started.set()
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+            turns.release("s")
+
+    turns.reserve("s")
+    turns.start("s", asyncio.create_task(turn()))
+    await started.wait()
+    assert await turns.cancel("s") is True
+    assert ended.is_set() and not turns.running("s")
+    assert await turns.cancel("unknown") is False
+
+
+async def test_confirmation_resolves_once_and_is_purged() -> None:
+    confirmations = ToolConfirmations(timeout_s=5)
+    waiting = asyncio.create_task(confirmations.wait("s", "call"))
+    await asyncio.sleep(0)  # one loop turn: the waiter registers itself (no event to await)
+    assert len(confirmations) == 1
+    assert confirmations.resolve("other-session", "call", True) is False
+    assert confirmations.resolve("s", "call", True) is True
+    assert await waiting is True
+    assert len(confirmations) == 0
+    assert confirmations.resolve("s", "call", False) is False
+
+
+async def test_confirmation_times_out_as_cancelled() -> None:
+    confirmations = ToolConfirmations(timeout_s=0.05)
+    assert await confirmations.wait("s", "call") is False
+    assert len(confirmations) == 0
