@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from muralist.api.deps import ServicesDep
+from muralist.api.errors import ErrorResponse
 from muralist.api.schemas import Exists, Status
 from muralist.errors import MuralistError
 
@@ -47,7 +48,8 @@ async def update_config(
     try:
         await services.config.update(body)
     except MuralistError as exc:
-        return JSONResponse(
+        # The message may quote a provider name the client sent: render it ASCII-safe.
+        return ErrorResponse(
             {"status": "error", "message": exc.message, "detail": exc.message}, exc.status
         )
     await services.tools.rebuild()
