@@ -50,6 +50,7 @@ class ServerSettings(BaseSettings):
     max_upload_mb: float = Field(20.0, gt=0)
     jaaz_base_url: str = "https://jaaz.app"
     ollama_url: str = "http://localhost:11434"
+    comfyui_timeout_s: float = Field(600.0, gt=0)
     log_level: str = "INFO"
 
     _split = field_validator("allowed_origins", "allowed_hosts", mode="before")(_split_csv)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from muralist.api.deps import ServicesDep
 from muralist.errors import BadRequest, Forbidden, Unavailable, UpstreamError
 from muralist.services import Services
+from muralist.tools.comfyui.workflow import WorkflowError, parse_workflow
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,11 @@ def _validate_workflow(body: WorkflowCreate) -> str:
         node = body.api_json.get(item.node_id)
         if not isinstance(node, dict) or not isinstance(node.get("inputs"), dict):
             raise BadRequest(f"inputs.{index}.node_id: node {item.node_id!r} is not in api_json")
+    # Store only what can become a tool, so a saved workflow never silently goes missing.
+    try:
+        parse_workflow({**body.model_dump(), "name": name})
+    except WorkflowError as exc:
+        raise BadRequest(str(exc)) from exc
     return name
 
 

@@ -36,8 +36,6 @@ from muralist.tools.publish import media_markdown, publish_image, publish_video
 
 logger = logging.getLogger(__name__)
 
-# A whole run (queue wait included) may take this long unless the server settings say otherwise.
-DEFAULT_RUN_TIMEOUT_S = 600.0
 # Single HTTP calls (queue, history, one download) are short; the run timeout bounds the rest.
 HTTP_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
@@ -70,7 +68,7 @@ class ComfyUIWorkflowTool(Tool):
         if not url:
             raise ToolError("ComfyUI is not configured: set its URL in the settings")
         values = explicit_values(args)
-        limit_s = float(getattr(ctx.services.settings, "comfyui_timeout_s", DEFAULT_RUN_TIMEOUT_S))
+        limit_s = ctx.services.settings.comfyui_timeout_s
 
         async def on_progress(text: str, percent: float | None) -> None:
             await ctx.progress(text, percent)
