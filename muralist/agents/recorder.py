@@ -1,4 +1,9 @@
-"""The turn recorder: stores each complete message and sends each event of a turn.
+"""The turn recorder: stores each complete message and sends each event of a turn, in order.
+
+Events leave through an outbox drained by a sender task, so a slow socket never slows the
+model stream. While events wait in the outbox, text deltas (and argument fragments of the same
+tool call) are merged and a newer `all_messages` replaces an older one: a client that falls
+behind gets fewer, larger updates with the same content, and the UI appends text either way.
 
 A long answer is also checkpointed while it streams (about once a second), so a crash keeps
 what was said so far; the final message then replaces the checkpoint row.
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_S = 1.0
+_APPENDABLE = {"delta": None, "tool_call_arguments": "id"}
 
 
 class TurnRecorder:
@@ -35,6 +42,8 @@ class TurnRecorder:
         self._messages = services.store.messages
         self._session_id = session_id
         self.partial = partial
+        self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
+        self._sender: asyncio.Task[None] | None = None
         self._partial_row: int | None = None
         self._streaming_since: float | None = None
         self._last_checkpoint = 0.0
@@ -43,26 +52,64 @@ class TurnRecorder:
     async def __call__(self, event: TurnEvent) -> None:
         if isinstance(event, MessageCompleted):
             await self._store(event.message)
+            # A barrier: what tools emit next (image_generated...) never overtakes this step.
+            await self.flush()
             return
         if isinstance(event, TextDelta):
             await self._maybe_checkpoint()
-        fields = event.fields()
-        await self._events.session(self._session_id, event.type, **fields)
+        self.send(event.type, **event.fields())
+
+    # Sending --------------------------------------------------------------------------
+
+    def send(self, kind: str, **fields: Any) -> None:
+        """Queue a `session_update` of `kind` behind the events already queued."""
+        if self._outbox and self._merged(kind, fields):
+            return
+        self._outbox.append((kind, fields))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._drain())
+
+    def _merged(self, kind: str, fields: dict[str, Any]) -> bool:
+        last_kind, last = self._outbox[-1]
+        if kind != last_kind:
+            return False
+        if kind == "all_messages":
+            last["messages"] = fields["messages"]
+            return True
+        if kind in _APPENDABLE:
+            key = _APPENDABLE[kind]
+            if key is None or last.get(key) == fields.get(key):
+                last["text"] = last["text"] + fields["text"]
+                return True
+        return False
+
+    async def _drain(self) -> None:
+        while self._outbox:
+            kind, fields = self._outbox.popleft()
+            try:
+                await self._events.session(self._session_id, kind, **fields)
+            except Exception:  # one lost update must not stop the rest of the turn's updates
+                logger.warning(
+                    "sending %s of session %s failed", kind, self._session_id, exc_info=True
+                )
+
+    async def flush(self) -> None:
+        """Wait until every queued event has been handed to the socket server."""
+        while self._sender is not None and not self._sender.done():
+            await asyncio.shield(self._sender)
 
     async def all_messages(self, messages: list[Message]) -> None:
         """Send the whole conversation."""
         await self(AllMessages(list(messages)))
 
+    # Storing --------------------------------------------------------------------------
+
     async def keep(self, messages: list[Message]) -> None:
         """Store what an interrupted turn leaves behind (after any write in flight)."""
-        await self.settle()
-        for message in messages:
-            await self._store(message)
-
-    async def settle(self) -> None:
-        """Wait for a store write that a cancel interrupted."""
         if self._writing is not None and not self._writing.done():
             await asyncio.wait({self._writing})
+        for message in messages:
+            await self._store(message)
 
     async def _store(self, message: Message) -> None:
         if message.get("role") == "assistant" and self._partial_row is not None:
@@ -90,6 +137,6 @@ class TurnRecorder:
 
     async def _write(self, write: Coroutine[Any, Any, Any]) -> Any:
         # A cancel must not tear a database write in half: the write finishes on its own and
-        # the turn's cancel handler waits for it (settle) before storing what is left.
+        # the turn's cancel handler waits for it (keep) before storing what is left.
         self._writing = asyncio.ensure_future(write)
         return await asyncio.shield(self._writing)

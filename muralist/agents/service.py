@@ -64,21 +64,24 @@ class ChatService:
 
     async def start_chat(self, request: TurnRequest) -> None:
         """Store the new message and start the swarm turn; 409 while the session is busy."""
-        await self._start(request, lambda: self._chat_turn(request))
+        await self._start(request, lambda recorder: self._chat_turn(request, recorder))
 
     async def start_magic(self, request: TurnRequest) -> None:
         """Store the snapshot message and start the magic turn (section 11)."""
         flow = MagicFlow(self._services, self.factory, proxy_url(self._proxy_setting()))
-        await self._start(request, lambda: self._magic_turn(request, flow))
+        await self._start(request, lambda recorder: self._magic_turn(request, flow, recorder))
 
-    async def _start(self, request: TurnRequest, turn: Callable[[], Awaitable[None]]) -> None:
+    async def _start(
+        self, request: TurnRequest, turn: Callable[[TurnRecorder], Awaitable[None]]
+    ) -> None:
         self.turns.reserve(request.session_id)
         try:
             await self._record_start(request)
         except BaseException:
             self.turns.release(request.session_id)
             raise
-        task = asyncio.create_task(self._guarded(request.session_id, turn))
+        recorder = TurnRecorder(self._services, request.session_id)
+        task = asyncio.create_task(self._guarded(request.session_id, recorder, turn))
         self.turns.start(request.session_id, task)
 
     async def _record_start(self, request: TurnRequest) -> None:
@@ -95,34 +98,37 @@ class ChatService:
                 model=request.model or "gpt",
                 provider=request.provider or "jaaz",
             )
-        elif not existing.get("title") and title:
-            await store.sessions.touch(request.session_id, title=title)
+        else:
+            # `updated_at` moves when a turn starts (a new session starts with it set).
+            await store.sessions.touch(
+                request.session_id, title=None if existing.get("title") else title or None
+            )
         await store.messages.add(request.session_id, request.new_message)
 
-    async def _guarded(self, session_id: str, turn: Callable[[], Awaitable[None]]) -> None:
-        """Run a turn, then always: move `updated_at`, send the one `done`, free the session."""
-        events = self._services.events
+    async def _guarded(
+        self,
+        session_id: str,
+        recorder: TurnRecorder,
+        turn: Callable[[TurnRecorder], Awaitable[None]],
+    ) -> None:
+        """Run a turn, then always send its one `done` and free the session."""
         try:
-            await turn()
+            await turn(recorder)
         except asyncio.CancelledError:
             logger.info("turn of session %s cancelled", session_id)
         except Exception as exc:  # a bug must still end the turn properly for the UI
             logger.exception("turn of session %s failed", session_id)
-            await events.error(session_id, f"Internal error: {type(exc).__name__}: {exc}")
+            recorder.send("error", error=f"Internal error: {type(exc).__name__}: {exc}")
         finally:
-            try:
-                await self._services.store.sessions.touch(session_id)
-            except Exception:
-                logger.warning("could not touch session %s", session_id, exc_info=True)
-            await events.session(session_id, "done")
+            recorder.send("done")
+            await recorder.flush()
             self.turns.release(session_id)
 
     # The chat turn ----------------------------------------------------------------------
 
-    async def _chat_turn(self, request: TurnRequest) -> None:
+    async def _chat_turn(self, request: TurnRequest, recorder: TurnRecorder) -> None:
         services = self._services
         history = repair_history(request.messages)
-        recorder = TurnRecorder(services, request.session_id)
         try:
             model = self.factory.build(
                 request.provider,
@@ -131,7 +137,7 @@ class ChatService:
                 proxy_url(self._proxy_setting()),
             )
         except ModelConfigError as exc:
-            await services.events.error(request.session_id, f"{exc}; fix it in Settings.")
+            recorder.send("error", error=f"{exc}; fix it in Settings.")
             return
         agents = build_swarm(
             generation_tools(services, request.tool_list),
@@ -155,14 +161,15 @@ class ChatService:
             await runner.run()
         except TurnFailed as exc:
             await recorder.keep(runner.interrupted_messages())
-            await services.events.error(request.session_id, str(exc))
+            recorder.send("error", error=str(exc))
         except asyncio.CancelledError:
             await recorder.keep(runner.interrupted_messages())
             await recorder.all_messages(runner.conversation)
             raise
 
-    async def _magic_turn(self, request: TurnRequest, flow: MagicFlow) -> None:
-        recorder = TurnRecorder(self._services, request.session_id)
+    async def _magic_turn(
+        self, request: TurnRequest, flow: MagicFlow, recorder: TurnRecorder
+    ) -> None:
         reply = await flow.run(request)
         await recorder.keep([reply])
         await recorder.all_messages([*request.messages, reply])

@@ -53,6 +53,7 @@ class Reply:
     delay: seconds between streamed chunks (a slow stream, for cancel tests).
     cut_after: drop the connection after that many stream events (a provider dying mid-answer).
     garbage: send a line that is not JSON after the first content chunk.
+    stamp: replace each text chunk by the time it is sent (see `directive_reply`).
     """
 
     text: str = ""
@@ -66,6 +67,7 @@ class Reply:
     cut_after: int | None = None
     garbage: bool = False
     finish_reason: str | None = None
+    stamp: bool = False
 
     def text_chunks(self) -> list[str]:
         """The text split into streamed pieces (explicit chunks, or about 8 characters each)."""
@@ -82,13 +84,15 @@ def tool(name: str, arguments: str = "{}", *, fragments: int = 3, id: str | None
     return Reply(tool_calls=[call])
 
 
-_DIRECTIVE = re.compile(r"#fake\s+chunks=(\d+)(?:\s+size=(\d+))?")
+_DIRECTIVE = re.compile(r"#fake\s+chunks=(\d+)(?:\s+size=(\d+))?(\s+stamp)?")
 
 
 def directive_reply(body: dict[str, Any]) -> Reply | None:
-    """Read a `#fake chunks=N size=S` directive from the last user message (used by benches).
+    """Read a `#fake chunks=N size=S [stamp]` directive from the last user message.
 
-    It lets a fake running in another process be scripted by the request itself.
+    It lets a fake running in another process (benchmarks) be scripted by the request itself.
+    With `stamp`, every chunk is the wall-clock time it was sent (`time.time()`, 17 characters
+    and a space), so a client can measure each delta's latency.
     """
     for message in reversed(body.get("messages") or []):
         if message.get("role") != "user":
@@ -103,7 +107,7 @@ def directive_reply(body: dict[str, Any]) -> Reply | None:
         if not match:
             return None
         count, size = int(match.group(1)), int(match.group(2) or 1)
-        return Reply(chunks=["x" * size] * count)
+        return Reply(chunks=["x" * size] * count, stamp=bool(match.group(3)))
     return None
 
 

@@ -164,6 +164,13 @@ class FakeOpenAIChat(ScriptedModel):
         content_end = len(pieces) - (3 if reply.usage else 2)
         self.active_streams += 1
         try:
+            if reply.stamp:
+                # Built at send time, one write per chunk, so each stamp is when it left.
+                for index, piece in enumerate(pieces):
+                    if 0 < index <= len(reply.text_chunks()):
+                        piece = _chunk(model, {"content": f"{time.time():17.6f} "})
+                    yield piece
+                return
             if reply.delay == 0 and reply.cut_after is None and not reply.garbage:
                 # Zero delay: batch events per write so the fake never is the bottleneck.
                 for start in range(0, len(pieces), _BATCH):
