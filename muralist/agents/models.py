@@ -2,7 +2,8 @@
 
 URL and key always come from the provider's config entry, never from a chat request. Optional
 per-provider fields beyond the contract: `timeout` (seconds without a byte before giving up,
-default 300) and `retries` (connection attempts repeated before the first token, default 2).
+default 300), `retries` (connection attempts repeated before the first token, default 2) and
+`api` ("anthropic" or "openai", when the provider's name and URL do not tell).
 """
 
 from __future__ import annotations
@@ -31,8 +32,15 @@ class ModelConfigError(ValueError):
 
 
 def provider_kind(name: str, config: dict[str, Any]) -> str:
-    """`anthropic`, `gemini`, `ollama` or `openai` (every OpenAI-compatible endpoint)."""
+    """`anthropic`, `gemini`, `ollama` or `openai` (every OpenAI-compatible endpoint).
+
+    An optional `api = "anthropic"` (or `"openai"`) in the provider's entry overrides the guess,
+    for a custom provider that proxies Anthropic's messages API.
+    """
     url = str(config.get("url") or "")
+    declared = str(config.get("api") or "").lower()
+    if declared in ("anthropic", "openai"):
+        return declared
     if name == "anthropic" or "anthropic.com" in url:
         return "anthropic"
     if name in ("gemini", "google") or "generativelanguage.googleapis.com" in url:

@@ -274,3 +274,50 @@ async def test_long_answer_is_checkpointed_while_it_streams(
     final = (await server.client.get("/api/chat_session/s-ckpt")).json()
     assert [m["role"] for m in final] == ["user", "assistant"]  # one row, updated in place
     assert final[-1]["content"] == streamed
+
+
+async def test_history_is_repaired_before_the_model_sees_it(
+    sqlite_server: RunningServer, llm: FakeOpenAIChat
+) -> None:
+    server = sqlite_server
+    await configure_provider(server, llm.base_url)
+    llm.script("Fine.")
+    broken = [
+        {"role": "user", "content": "draw"},
+        {
+            "role": "assistant",
+            "content": "",
+            "name": "image_video_creator",
+            "tool_calls": [
+                {"id": "lost", "type": "function", "function": {"name": "x", "arguments": "{}"}}
+            ],
+        },
+        {"role": "user", "content": [{"type": "text", "text": "hello?"}]},
+    ]
+    async with watching(server, join="s-repair") as (watcher, _):
+        await server.client.post("/api/chat", json=chat_body("s-repair", "", messages=broken))
+        await watcher.wait_type("s-repair", "done")
+    sent = llm.requests[0].body["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "user"]
+    # With the dangling call gone, the last speaker is unknown again: the planner answers.
+    assert "write_plan" in [t["function"]["name"] for t in llm.requests[0].body["tools"]]
+    final = (await watcher.wait_type("s-repair", "all_messages"))["messages"]
+    assert len(final) == 3 and final[-1]["name"] == "planner"
+
+
+async def test_anthropic_provider_end_to_end(sqlite_server: RunningServer) -> None:
+    from tests.fakes.anthropic_messages import FakeAnthropic
+
+    server = sqlite_server
+    with FakeAnthropic() as claude:
+        claude.api_key = "fake-key"
+        claude.script("Bonjour.")
+        await configure_provider(server, claude.base_url, api="anthropic")
+        body = chat_body("s-claude", "salut")
+        async with watching(server) as (watcher, _):
+            await server.client.post("/api/chat", json=body)
+            await watcher.wait_type("s-claude", "done")
+    assert watcher.types("s-claude")[-1] == "done" and "error" not in watcher.types("s-claude")
+    assert claude.requests[0].body["max_tokens"] == 256
+    stored = (await server.client.get("/api/chat_session/s-claude")).json()
+    assert stored[-1]["content"] == "Bonjour."
