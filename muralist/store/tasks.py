@@ -44,6 +44,16 @@ class TaskRepo:
         assert task is not None
         return task
 
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert several new tasks in one transaction (rows as for `create`, each with `id`,
+        `type` and `status`); one commit for a burst of creates is what keeps SQLite fast."""
+        if not rows:
+            return
+        now = now_iso()
+        values = [{"created_at": now, "updated_at": now, **_encode(row)} for row in rows]
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(tasks), values)
+
     async def get(self, task_id: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).first()
@@ -61,12 +71,14 @@ class TaskRepo:
     async def update(
         self, task_id: str, *, where_status: Iterable[str] | None = None, **fields: Any
     ) -> bool:
-        """Change fields; with `where_status`, only when the task is in one of those states."""
+        """Change fields; with `where_status`, only when the task is in one of those states.
+        `updated_at` defaults to now; a caller that keeps its own copy of the row passes it."""
         query = update(tasks).where(tasks.c.id == task_id)
         if where_status is not None:
             query = query.where(tasks.c.status.in_(list(where_status)))
         async with self._engine.begin() as conn:
-            result = await conn.execute(query.values(updated_at=now_iso(), **_encode(fields)))
+            values = {"updated_at": now_iso(), **_encode(fields)}
+            result = await conn.execute(query.values(**values))
             return result.rowcount > 0
 
     async def list_by_status(self, *statuses: str) -> list[dict[str, Any]]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from muralist.errors import BadRequest, Conflict, NotFound
-from muralist.ids import new_id
+from muralist.ids import new_id, now_iso
+from muralist.tasks.batch import InsertBatcher
 from muralist.tasks.queue import TaskQueue
 from muralist.tasks.requests import PlannedTask
 from muralist.tools.base import MediaOutput, Progress, ToolContext, ToolError
@@ -77,6 +79,7 @@ class TaskService:
         self._services = services
         self._queue = queue
         self._store = services.store.tasks
+        self._inserts = InsertBatcher(self._store.insert_many)
 
     async def start(self) -> None:
         """Start the queue, then resume what a previous run of the server left behind."""
@@ -88,24 +91,24 @@ class TaskService:
 
     # --- the API's calls -------------------------------------------------------------------
 
-    async def create(self, plan: PlannedTask) -> dict[str, Any]:
-        """Store a validated task as queued and hand it to the queue."""
+    async def create(self, plan: PlannedTask) -> str:
+        """Store a validated task as queued, hand it to the queue, return its id."""
         task_id = new_id(16)
-        params = {"args": plan.args, "quantity": plan.quantity}
-        task = await self._store.create(
-            task_id,
-            type=plan.type,
-            status="queued",
-            progress=0,
-            tool=plan.tool.id,
-            provider=plan.tool.provider,
-            params=params,
-            canvas_id=plan.canvas_id,
-            attempts=0,
-        )
+        row = {
+            "id": task_id,
+            "type": plan.type,
+            "status": "queued",
+            "progress": 0,
+            "tool": plan.tool.id,
+            "provider": plan.tool.provider,
+            "params": {"args": plan.args, "quantity": plan.quantity},
+            "canvas_id": plan.canvas_id,
+            "attempts": 0,
+        }
+        await self._inserts.add(row)
         await self._queue.enqueue(task_id, plan.tool.provider)
         logger.info("task %s queued (%s, %s)", task_id, plan.type, plan.tool.id)
-        return public(task)
+        return task_id
 
     async def get(self, task_id: str) -> dict[str, Any]:
         task = await self._store.get(task_id)
@@ -129,11 +132,8 @@ class TaskService:
         task = await self._store.get(task_id)
         if task is None:
             raise NotFound(f"task_id: no task {task_id!r}")
-        changed = await self._store.update(
-            task_id,
-            where_status=("queued", "running"),
-            status="cancelled",
-            error="cancelled by request",
+        changed = await self._change(
+            task, ("queued", "running"), status="cancelled", error="cancelled by request"
         )
         if not changed:
             current = await self._store.get(task_id)
@@ -141,7 +141,7 @@ class TaskService:
             raise Conflict(f"task_id: task {task_id!r} already ended ({status})")
         await self._queue.abort(task_id)
         logger.info("task %s cancelled", task_id)
-        return await self._announce(task_id)
+        return public(task)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -150,28 +150,26 @@ class TaskService:
         task = await self._store.get(task_id)
         if task is None or task["status"] != "queued":
             return
-        claimed = await self._store.update(
-            task_id, where_status=("queued",), status="running", attempts=task["attempts"] + 1
-        )
-        if not claimed:
+        if not await self._change(
+            task, ("queued",), status="running", attempts=task["attempts"] + 1
+        ):
             return
-        await self._announce(task_id)
         try:
             results = await self._execute(task)
         except ToolError as exc:
-            await self._finish(task_id, status="failed", error=exc.message)
+            await self._finish(task, status="failed", error=exc.message)
         except asyncio.CancelledError:
             await self._interrupted(task)
             raise
         except Exception as exc:  # a bug must still end the task, with a trace in the log
             logger.exception("task %s failed unexpectedly", task_id)
             await self._finish(
-                task_id, status="failed", error=f"internal error: {type(exc).__name__}: {exc}"
+                task, status="failed", error=f"internal error: {type(exc).__name__}: {exc}"
             )
         else:
             first = results[0]["url"] if results else None
             await self._finish(
-                task_id, status="succeeded", progress=100, result_url=first, results=results
+                task, status="succeeded", progress=100, result_url=first, results=results
             )
 
     async def _execute(self, task: dict[str, Any]) -> list[dict[str, Any]]:
@@ -181,7 +179,7 @@ class TaskService:
         params = task["params"] or {}
         args = tool.parse_args(params.get("args") or {})
         quantity = max(1, int(params.get("quantity") or 1))
-        reporter = _ProgressReporter(self, task["id"], quantity)
+        reporter = _ProgressReporter(self._change, task, quantity)
         ctx = ToolContext(
             services=self._services,
             canvas_id=task["canvas_id"],
@@ -196,10 +194,9 @@ class TaskService:
             results.extend(result_entry(output) for output in result.media)
         return results
 
-    async def _finish(self, task_id: str, **fields: Any) -> None:
-        if await self._store.update(task_id, where_status=("running",), **fields):
-            logger.info("task %s %s", task_id, fields["status"])
-            await self._announce(task_id)
+    async def _finish(self, task: dict[str, Any], **fields: Any) -> None:
+        if await self._change(task, ("running",), **fields):
+            logger.info("task %s %s", task["id"], fields["status"])
 
     async def _interrupted(self, task: dict[str, Any]) -> None:
         """The run was cancelled: by a user (row already cancelled) or by a shutdown."""
@@ -231,24 +228,30 @@ class TaskService:
         for task in await self._store.list_by_status("queued"):
             await self._queue.enqueue(task["id"], task["provider"] or "")
 
-    async def set_progress(self, task_id: str, progress: int) -> None:
-        if await self._store.update(task_id, where_status=("running",), progress=progress):
-            await self._announce(task_id)
-
-    async def _announce(self, task_id: str) -> dict[str, Any]:
-        task = await self._store.get(task_id)
-        assert task is not None
+    async def _change(
+        self, task: dict[str, Any], where_status: tuple[str, ...], **fields: Any
+    ) -> bool:
+        """Update the row if its status is one of `where_status`; on success apply the change
+        to the caller's copy and push it as a `task_update`."""
+        stamp = now_iso()
+        if not await self._store.update(
+            task["id"], where_status=where_status, updated_at=stamp, **fields
+        ):
+            return False
+        task.update(fields, updated_at=stamp)
         shown = public(task)
-        await self._services.events.task(task_id, {**shown, "task_type": shown["type"]})
-        return shown
+        await self._services.events.task(task["id"], {**shown, "task_type": shown["type"]})
+        return True
 
 
 class _ProgressReporter:
     """Turns a tool's percentages into the task's overall 0-99 progress (100 on success)."""
 
-    def __init__(self, service: TaskService, task_id: str, quantity: int) -> None:
-        self._service = service
-        self._task_id = task_id
+    def __init__(
+        self, change: Callable[..., Awaitable[bool]], task: dict[str, Any], quantity: int
+    ) -> None:
+        self._change = change
+        self._task = task
         self._quantity = quantity
         self._last = 0
         self.index = 0
@@ -261,4 +264,4 @@ class _ProgressReporter:
         overall = min(overall, 99)
         if overall > self._last:
             self._last = overall
-            await self._service.set_progress(self._task_id, overall)
+            await self._change(self._task, ("running",), progress=overall)

@@ -16,6 +16,7 @@ from muralist.tools.providers.common import (
     MAX_VIDEO_BYTES,
     InputImage,
     download,
+    tls_context,
 )
 from muralist.tools.publish import media_markdown, publish_image, publish_video
 from muralist.tools.tuning import Tuning, tuning
@@ -70,7 +71,7 @@ class ProviderTool(Tool):
 
     def http(self, ctx: ToolContext) -> httpx.AsyncClient:
         """A client from the services' factory, so the proxy setting applies."""
-        return ctx.services.http.client(timeout=self.tuning(ctx).timeout)
+        return ctx.services.http.client(timeout=self.tuning(ctx).timeout, verify=tls_context())
 
     async def inputs(
         self, ctx: ToolContext, references: Sequence[str] | None, field: str = "input_images"

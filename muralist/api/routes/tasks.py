@@ -57,8 +57,7 @@ def _tasks(services: Services) -> TaskService:
 
 
 async def _accept(services: Services, plan: Any) -> dict[str, str]:
-    task = await _tasks(services).create(plan)
-    return {"task_id": task["task_id"], "status": task["status"]}
+    return {"task_id": await _tasks(services).create(plan), "status": "queued"}
 
 
 @router.post(
