@@ -23,6 +23,7 @@ from muralist.agents.runner import TurnBudget, TurnFailed, TurnRunner
 from muralist.agents.swarm import AGENT_NAMES, build_swarm
 from muralist.agents.tools import generation_tools
 from muralist.agents.turns import TurnRegistry
+from muralist.agents.turns_redis import RedisTurns
 from muralist.errors import NotFound
 
 if TYPE_CHECKING:
@@ -54,7 +55,12 @@ class ChatService:
     ) -> None:
         self._services = services
         self.budget = budget or TurnBudget()
-        self.turns = TurnRegistry()
+        settings = services.settings
+        self.turns: TurnRegistry = (
+            RedisTurns(settings.redis_url, settings.redis_prefix, self.answer_here)
+            if settings.redis_url
+            else TurnRegistry()
+        )
         self.confirmations = ToolConfirmations()
         if confirm_timeout_s is not None:
             self.confirmations.timeout_s = confirm_timeout_s
@@ -74,11 +80,11 @@ class ChatService:
     async def _start(
         self, request: TurnRequest, turn: Callable[[TurnRecorder], Awaitable[None]]
     ) -> None:
-        self.turns.reserve(request.session_id)
+        await self.turns.reserve(request.session_id)
         try:
             await self._record_start(request)
         except BaseException:
-            self.turns.release(request.session_id)
+            await self.turns.release(request.session_id)
             raise
         recorder = TurnRecorder(self._services, request.session_id)
         task = asyncio.create_task(self._guarded(request.session_id, recorder, turn))
@@ -122,7 +128,7 @@ class ChatService:
         finally:
             recorder.send("done")
             await recorder.flush()
-            self.turns.release(session_id)
+            await self.turns.release(session_id)
 
     # The chat turn ----------------------------------------------------------------------
 
@@ -153,7 +159,7 @@ class ChatService:
             session_id=request.session_id,
             canvas_id=request.canvas_id,
             sink=recorder,
-            confirm=lambda call_id: self.confirmations.wait(request.session_id, call_id),
+            confirm=lambda call_id: self._confirmation(request.session_id, call_id),
             budget=self.budget,
         )
         recorder.partial = lambda: runner.partial_message
@@ -187,8 +193,21 @@ class ChatService:
         """Stop the session's turn (chat or magic); False when none was running."""
         return await self.turns.cancel(session_id)
 
+    async def _confirmation(self, session_id: str, tool_call_id: str) -> bool:
+        await self.turns.mark_pending(session_id, tool_call_id, self.confirmations.timeout_s)
+        try:
+            return await self.confirmations.wait(session_id, tool_call_id)
+        finally:
+            await self.turns.unmark_pending(session_id, tool_call_id)
+
     async def confirm_tool(self, session_id: str, tool_call_id: str, confirmed: bool) -> bool:
         """Answer a pending confirmation and tell the UI; False when nothing waits for it."""
+        if await self.answer_here(session_id, tool_call_id, confirmed):
+            return True
+        return await self.turns.relay_confirmation(session_id, tool_call_id, confirmed)
+
+    async def answer_here(self, session_id: str, tool_call_id: str, confirmed: bool) -> bool:
+        """Answer a confirmation that waits in this process."""
         if not self.confirmations.resolve(session_id, tool_call_id, confirmed):
             return False
         kind = "tool_call_confirmed" if confirmed else "tool_call_cancelled"
@@ -197,7 +216,7 @@ class ChatService:
 
     async def aclose(self) -> None:
         """Cancel running turns and close the providers' HTTP clients."""
-        await self.turns.cancel_all()
+        await self.turns.close()
         await self.factory.aclose()
 
 
@@ -205,6 +224,7 @@ class ChatService:
 async def attach_chat(services: Services) -> AsyncIterator[None]:
     """Register a ChatService at `services.chat` for the server's lifetime."""
     services.chat = ChatService(services)
+    await services.chat.turns.open()
     try:
         yield
     finally:

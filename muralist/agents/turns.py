@@ -1,4 +1,9 @@
-"""The registry of running turns (chat and magic share it): one turn per session, cancellable."""
+"""The registry of running turns (chat and magic share it): one turn per session, cancellable.
+
+`TurnRegistry` covers one process. `RedisTurns` (turns_redis.py) extends it for several
+processes on one Redis: claims, cancels and confirmation answers then reach the process that
+runs the turn.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,13 @@ logger = logging.getLogger(__name__)
 CANCEL_WAIT_S = 1.0
 
 
+def busy(session_id: str) -> Conflict:
+    return Conflict(
+        f"session_id: session {session_id!r} already has a turn running; "
+        "wait for it to finish or cancel it"
+    )
+
+
 @dataclass
 class _Turn:
     task: asyncio.Task[None] | None = None
@@ -26,14 +38,26 @@ class TurnRegistry:
     def __init__(self) -> None:
         self._turns: dict[str, _Turn] = {}
 
-    def reserve(self, session_id: str) -> None:
-        """Claim the session for a new turn, or raise Conflict (409) while one runs."""
+    async def open(self) -> None:
+        """Start whatever the registry needs (nothing in one process)."""
+
+    async def close(self) -> None:
+        """Cancel every running turn (server shutdown) and wait for them to end."""
+        tasks = [t.task for t in self._turns.values() if t.task is not None and not t.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+
+    def claim(self, session_id: str) -> None:
+        """Claim the session in this process, or raise Conflict (409) while a turn runs."""
         if session_id in self._turns:
-            raise Conflict(
-                f"session_id: session {session_id!r} already has a turn running; "
-                "wait for it to finish or cancel it"
-            )
+            raise busy(session_id)
         self._turns[session_id] = _Turn()
+
+    async def reserve(self, session_id: str) -> None:
+        """Claim the session for a new turn, or raise Conflict (409)."""
+        self.claim(session_id)
 
     def start(self, session_id: str, task: asyncio.Task[None]) -> None:
         """Attach the task running the reserved turn (cancelled at once if a cancel came first)."""
@@ -42,11 +66,12 @@ class TurnRegistry:
         if turn.cancel_requested:
             task.cancel()
 
-    def release(self, session_id: str) -> None:
+    async def release(self, session_id: str) -> None:
         """Forget the session's turn (called by the turn itself when it ends)."""
         self._turns.pop(session_id, None)
 
     def running(self, session_id: str) -> bool:
+        """Whether this process runs a turn of the session."""
         return session_id in self._turns
 
     def __len__(self) -> int:
@@ -71,10 +96,14 @@ class TurnRegistry:
             )
         return True
 
-    async def cancel_all(self) -> None:
-        """Cancel every running turn (server shutdown) and wait for them to end."""
-        tasks = [t.task for t in self._turns.values() if t.task is not None and not t.task.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=5.0)
+    # Confirmations answered on another process (no-ops here) -------------------------------
+
+    async def mark_pending(self, session_id: str, tool_call_id: str, ttl_s: float) -> None:
+        """Note that a confirmation waits here."""
+
+    async def unmark_pending(self, session_id: str, tool_call_id: str) -> None:
+        """The confirmation no longer waits."""
+
+    async def relay_confirmation(self, session_id: str, tool_call_id: str, confirmed: bool) -> bool:
+        """Hand an answer to the process whose turn waits for it; False when none does."""
+        return False

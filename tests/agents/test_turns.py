@@ -11,17 +11,17 @@ from muralist.errors import Conflict
 
 async def test_one_turn_per_session() -> None:
     turns = TurnRegistry()
-    turns.reserve("s")
+    await turns.reserve("s")
     with pytest.raises(Conflict, match="session_id"):
-        turns.reserve("s")
-    turns.release("s")
-    turns.reserve("s")
+        await turns.reserve("s")
+    await turns.release("s")
+    await turns.reserve("s")
     assert turns.running("s") and len(turns) == 1
 
 
 async def test_cancel_before_the_task_exists_cancels_it_on_start() -> None:
     turns = TurnRegistry()
-    turns.reserve("s")
+    await turns.reserve("s")
     assert await turns.cancel("s") is True
     assert await turns.cancel("s") is False  # already asked
     task = asyncio.create_task(asyncio.Event().wait())
@@ -40,9 +40,9 @@ async def test_cancel_waits_for_the_turn_to_end() -> None:
             await asyncio.Event().wait()
         finally:
             ended.set()
-            turns.release("s")
+            await turns.release("s")
 
-    turns.reserve("s")
+    await turns.reserve("s")
     turns.start("s", asyncio.create_task(turn()))
     await started.wait()
     assert await turns.cancel("s") is True
