@@ -193,6 +193,7 @@ class _SSEResponse(StreamedResponse):
     _endpoint: ProviderEndpoint = field(default_factory=lambda: ProviderEndpoint("", "", ""))
     _http: httpx2.Response | None = None
     _timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _last_tool_part: tuple[str, Any] = ("tool", 0)
 
     async def close_stream(self) -> None:
         if self._http is not None:
@@ -256,7 +257,7 @@ class _SSEResponse(StreamedResponse):
                 function = call.get("function") or {}
                 events.extend(
                     self._parts_manager.handle_tool_call_delta_events(
-                        vendor_part_id=("tool", call.get("index", 0)),
+                        vendor_part_id=self._tool_part_id(call),
                         tool_name=function.get("name") or None,
                         args=function.get("arguments") or None,
                         tool_call_id=call.get("id") or None,
@@ -265,6 +266,15 @@ class _SSEResponse(StreamedResponse):
             if choice.get("finish_reason"):
                 self.finish_reason = _FINISH.get(choice["finish_reason"], "stop")  # type: ignore[assignment]
         return events
+
+    def _tool_part_id(self, call: dict[str, Any]) -> tuple[str, Any]:
+        # Calls are told apart by `index`; a server that omits it gives each call an `id`,
+        # and its fragments without either belong to the call seen last.
+        if "index" in call:
+            self._last_tool_part = ("tool", call["index"])
+        elif call.get("id"):
+            self._last_tool_part = ("tool", call["id"])
+        return self._last_tool_part
 
     @property
     def model_name(self) -> str:

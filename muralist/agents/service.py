@@ -147,7 +147,7 @@ class ChatService:
             return
         agents = build_swarm(
             generation_tools(services, request.tool_list),
-            request.system_prompt,
+            request.system_prompt or services.user_settings.get("system_prompt"),
             self._knowledge(),
         )
         runner = TurnRunner(

@@ -304,3 +304,28 @@ async def test_cancel_while_a_tool_runs_answers_its_call(
         {"role": "tool", "tool_call_id": "call_slow", "content": STOPPED_TEXT, "name": "draw"}
     ]
     assert runner.conversation[-1] == kept[0]
+
+
+async def test_tool_calls_without_index_are_told_apart_by_id(
+    openai_fake: FakeOpenAIChat, factory: ModelFactory
+) -> None:
+    import json
+
+    from tests.fakes.openai_chat import _chunk
+
+    calls = [("c-a", '{"steps": [{"title": "A"}]}'), ("c-b", '{"steps": [{"title": "B"}]}')]
+    pieces = [_chunk("m", {"role": "assistant", "content": ""})]
+    for call_id, arguments in calls:
+        opening = {"id": call_id, "type": "function", "function": {"name": "write_plan"}}
+        pieces.append(_chunk("m", {"tool_calls": [opening]}))
+        for part in (arguments[:10], arguments[10:]):
+            pieces.append(_chunk("m", {"tool_calls": [{"function": {"arguments": part}}]}))
+    pieces += [_chunk("m", {}, "tool_calls"), b"data: [DONE]\n\n"]
+    openai_fake.script(Reply(raw=pieces), "ok")
+    runner, seen = make_runner(factory, openai_fake.base_url, [user("two plans")])
+    await runner.run()
+    stored = next(e.message for e in seen.events if isinstance(e, MessageCompleted))
+    titles = [
+        json.loads(c["function"]["arguments"])["steps"][0]["title"] for c in stored["tool_calls"]
+    ]
+    assert [c["id"] for c in stored["tool_calls"]] == ["c-a", "c-b"] and titles == ["A", "B"]

@@ -321,3 +321,22 @@ async def test_anthropic_provider_end_to_end(sqlite_server: RunningServer) -> No
     assert claude.requests[0].body["max_tokens"] == 256
     stored = (await server.client.get("/api/chat_session/s-claude")).json()
     assert stored[-1]["content"] == "Bonjour."
+
+
+async def test_settings_prompt_and_enabled_knowledge_reach_the_agents(
+    sqlite_server: RunningServer, llm: FakeOpenAIChat
+) -> None:
+    server = sqlite_server
+    await configure_provider(server, llm.base_url)
+    knowledge = [{"id": "k1", "name": "Brand book", "content": "Our colour is teal."}]
+    await server.services.user_settings.update(
+        {"system_prompt": "Speak like a pirate.", "enabled_knowledge_data": knowledge}
+    )
+    llm.script("Arr.")
+    async with watching(server) as (watcher, _):
+        body = chat_body("s-know", "hi", system_prompt=None)
+        await server.client.post("/api/chat", json=body)
+        await watcher.wait_type("s-know", "done")
+    system = llm.requests[0].body["messages"][0]["content"]
+    assert "Speak like a pirate." in system
+    assert "## Brand book\nOur colour is teal." in system

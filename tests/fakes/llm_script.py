@@ -54,6 +54,7 @@ class Reply:
     cut_after: drop the connection after that many stream events (a provider dying mid-answer).
     garbage: send a line that is not JSON after the first content chunk.
     stamp: replace each text chunk by the time it is sent (see `directive_reply`).
+    raw: send exactly these stream bytes (a provider with its own quirks).
     """
 
     text: str = ""
@@ -68,6 +69,7 @@ class Reply:
     garbage: bool = False
     finish_reason: str | None = None
     stamp: bool = False
+    raw: list[bytes] | None = None
 
     def text_chunks(self) -> list[str]:
         """The text split into streamed pieces (explicit chunks, or about 8 characters each)."""

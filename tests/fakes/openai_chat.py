@@ -160,10 +160,14 @@ class FakeOpenAIChat(ScriptedModel):
         return StreamingResponse(self._stream(reply, model), media_type="text/event-stream")
 
     async def _stream(self, reply: Reply, model: str) -> AsyncIterator[bytes]:
-        pieces = stream_pieces(reply, model)
+        pieces = reply.raw if reply.raw is not None else stream_pieces(reply, model)
         content_end = len(pieces) - (3 if reply.usage else 2)
         self.active_streams += 1
         try:
+            if reply.raw is not None:
+                for piece in pieces:
+                    yield piece
+                return
             if reply.stamp:
                 # Built at send time, one write per chunk, so each stamp is when it left.
                 for index, piece in enumerate(pieces):
