@@ -23,8 +23,9 @@ def fakes() -> Iterator[Fakes]:
 
 
 @pytest.fixture
-async def server(tmp_path: Path, fakes: Fakes) -> AsyncIterator[RunningServer]:
-    async with configured_server(tmp_path, fakes) as running:
+async def server(tmp_path: Path, fakes: Fakes, database_url: str) -> AsyncIterator[RunningServer]:
+    """A server on SQLite and on PostgreSQL (the `database_url` fixture of tests/conftest.py)."""
+    async with configured_server(tmp_path, fakes, database_url=database_url) as running:
         yield running
 
 

@@ -51,17 +51,17 @@ async def add_workflow(server: RunningServer, comfy_url: str) -> str:
 
 
 async def test_restart_fails_paid_running_tasks_and_resumes_the_rest(
-    tmp_path: Path, fakes: Fakes
+    tmp_path: Path, fakes: Fakes, database_url: str
 ) -> None:
     async with FakeComfyUI() as comfy:
-        async with configured_server(tmp_path, fakes) as first:
+        async with configured_server(tmp_path, fakes, database_url=database_url) as first:
             comfy_tool = await add_workflow(first, comfy.url)
             paid = await leave_row(first, "running", PAID_TOOL, "replicate")
             queued = await leave_row(first, "queued", PAID_TOOL, "replicate")
             safe = await leave_row(first, "running", comfy_tool, "comfyui")
             assert fakes.replicate.requests == []
 
-        async with configured_server(tmp_path, fakes) as second:
+        async with configured_server(tmp_path, fakes, database_url=database_url) as second:
             failed = await wait_task(second, paid)
             assert failed["status"] == "failed"
             assert "server stopped while this task was running" in failed["error"]
