@@ -119,7 +119,10 @@ class ChatService:
     ) -> None:
         """Run a turn, then always send its one `done` and free the session."""
         try:
-            await turn(recorder)
+            if self.turns.begin(session_id):
+                await turn(recorder)
+            else:
+                logger.info("turn of session %s cancelled before it started", session_id)
         except asyncio.CancelledError:
             logger.info("turn of session %s cancelled", session_id)
         except Exception as exc:  # a bug must still end the turn properly for the UI

@@ -29,6 +29,7 @@ def busy(session_id: str) -> Conflict:
 @dataclass
 class _Turn:
     task: asyncio.Task[None] | None = None
+    started: bool = False
     cancel_requested: bool = False
 
 
@@ -60,11 +61,18 @@ class TurnRegistry:
         self.claim(session_id)
 
     def start(self, session_id: str, task: asyncio.Task[None]) -> None:
-        """Attach the task running the reserved turn (cancelled at once if a cancel came first)."""
+        """Attach the task that will run the reserved turn."""
+        self._turns.setdefault(session_id, _Turn()).task = task
+
+    def begin(self, session_id: str) -> bool:
+        """Called first thing by the turn's task: False when a cancel came before it ran.
+
+        A task cancelled before its first step never runs its body (not even `finally`), so
+        such a task is never cancelled: it learns of the cancel here and ends properly.
+        """
         turn = self._turns.setdefault(session_id, _Turn())
-        turn.task = task
-        if turn.cancel_requested:
-            task.cancel()
+        turn.started = True
+        return not turn.cancel_requested
 
     async def release(self, session_id: str) -> None:
         """Forget the session's turn (called by the turn itself when it ends)."""
@@ -88,7 +96,8 @@ class TurnRegistry:
             return True
         if task.done():
             return False
-        task.cancel()
+        if turn.started:
+            task.cancel()
         await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
         if not task.done():
             logger.warning(

@@ -19,15 +19,39 @@ async def test_one_turn_per_session() -> None:
     assert turns.running("s") and len(turns) == 1
 
 
-async def test_cancel_before_the_task_exists_cancels_it_on_start() -> None:
+async def test_a_cancel_before_the_turn_ran_is_seen_by_the_turn() -> None:
     turns = TurnRegistry()
+    outcome: list[bool] = []
+
+    async def turn() -> None:
+        try:
+            outcome.append(turns.begin("s"))
+        finally:
+            await turns.release("s")
+
     await turns.reserve("s")
-    assert await turns.cancel("s") is True
+    assert await turns.cancel("s") is True  # no task yet
     assert await turns.cancel("s") is False  # already asked
-    task = asyncio.create_task(asyncio.Event().wait())
+    task = asyncio.create_task(turn())
     turns.start("s", task)
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await task
+    assert outcome == [False] and not turns.running("s")
+
+
+async def test_a_cancel_between_start_and_first_step_still_lets_the_turn_end() -> None:
+    turns = TurnRegistry()
+    outcome: list[bool] = []
+
+    async def turn() -> None:
+        try:
+            outcome.append(turns.begin("s"))
+        finally:
+            await turns.release("s")
+
+    await turns.reserve("s")
+    turns.start("s", asyncio.create_task(turn()))
+    assert await turns.cancel("s") is True  # the task had not run a single step
+    assert outcome == [False] and not turns.running("s")
 
 
 async def test_cancel_waits_for_the_turn_to_end() -> None:
@@ -36,6 +60,7 @@ async def test_cancel_waits_for_the_turn_to_end() -> None:
 
     async def turn() -> None:
         try:
+            turns.begin("s")
             started.set()
             await asyncio.Event().wait()
         finally:

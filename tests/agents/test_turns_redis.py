@@ -66,6 +66,7 @@ async def test_cancel_on_another_process_stops_the_turn(pair) -> None:
 
     async def turn() -> None:
         try:
+            a.begin("s2")
             started.set()
             await asyncio.Event().wait()
         finally:

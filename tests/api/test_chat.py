@@ -340,3 +340,24 @@ async def test_settings_prompt_and_enabled_knowledge_reach_the_agents(
     system = llm.requests[0].body["messages"][0]["content"]
     assert "Speak like a pirate." in system
     assert "## Brand book\nOur colour is teal." in system
+
+
+async def test_cancel_right_after_post_ends_the_turn_and_frees_the_session(
+    sqlite_server: RunningServer, llm: FakeOpenAIChat
+) -> None:
+    server = sqlite_server
+    await configure_provider(server, llm.base_url)
+    llm.default = Reply(chunks=["a "] * 50, delay=0.02)
+    async with watching(server, join="s-quick") as (watcher, _):
+        await server.client.post("/api/chat", json=chat_body("s-quick", "one"))
+        assert (await server.client.post("/api/cancel/s-quick")).json() == {"status": "cancelled"}
+        await watcher.wait_type("s-quick", "done")
+        history = (await server.client.get("/api/chat_session/s-quick")).json()
+        history.append({"role": "user", "content": "two"})
+        again = await server.client.post(
+            "/api/chat", json=chat_body("s-quick", "", messages=history)
+        )
+        assert again.status_code == 200
+        await server.client.post("/api/cancel/s-quick")
+        await watcher.wait_type("s-quick", "done", count=2)
+    assert watcher.types("s-quick").count("done") == 2
