@@ -44,7 +44,11 @@ class ProviderTool(Tool):
         """Check the provider, generate, publish every output, return the markdown."""
         self.credentials(ctx)  # fail fast, before reading any input
         await ctx.progress(f"{self.display_name}: generating", 5)
-        outputs = await self.generate(args, ctx)
+        try:
+            outputs = await self.generate(args, ctx)
+        except BaseException:
+            await ctx.progress("")  # hide the chat's progress pill on failure and cancel too
+            raise
         if not outputs:
             raise ToolError(f"{self.display_name}: the provider returned nothing")
         await ctx.progress("", 100)

@@ -189,8 +189,12 @@ async def test_provider_refusal_is_a_tool_error_and_nothing_is_placed(
 
 async def test_result_url_404_is_a_tool_error(tool_server: RunningServer, fakes: Fakes) -> None:
     fakes.replicate.broken_result = True
-    with pytest.raises(ToolError, match="HTTP 404"):
-        await run_tool(tool_server, "generate_image_by_imagen_4_replicate", '{"prompt": "x"}')
+    async with listening(tool_server, join={"session_id": "sess1"}) as heard:
+        with pytest.raises(ToolError, match="HTTP 404"):
+            await run_tool(tool_server, "generate_image_by_imagen_4_replicate", '{"prompt": "x"}')
+        await heard.wait_for(lambda h: len(h.of_type("tool_call_progress")) == 2)
+    updates = [p["update"] for p in heard.of_type("tool_call_progress")]
+    assert updates == ["Imagen 4: generating", ""]  # the pill is hidden again
 
 
 async def test_unconfigured_provider_disables_its_tools(tool_server: RunningServer) -> None:
