@@ -35,6 +35,10 @@ class FakeJaazCloud(FakeProvider):
     """The Jaaz cloud on loopback; `base_url` is `<origin>/api/v1/` (what config.toml holds)."""
 
     api_key = "jaaz-token"
+    auth_message = "Invalid token"
+
+    def error(self, status: int, message: str) -> Response:
+        return jaaz_error(status, message)
 
     def knobs(self) -> None:
         self.polls_needed = 1
@@ -63,13 +67,10 @@ class FakeJaazCloud(FakeProvider):
         return Starlette(routes=[*routes, *self.routes()])
 
     async def _image(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return jaaz_error(401, "Invalid token")
-        failure = await self.before_create()
-        if failure:
-            return jaaz_error(failure.status, failure.message)
-        body = entry.json if isinstance(entry.json, dict) else {}
+        entry, refusal = await self.admit(request, create=True)
+        if refusal:
+            return refusal
+        body = entry.body
         if not body.get("prompt") or not body.get("model"):
             return jaaz_error(422, "prompt and model are required")
         url = self.add_file(f"jimg{next(_ids)}.png", png_bytes(60, 40), "image/png")
@@ -81,21 +82,18 @@ class FakeJaazCloud(FakeProvider):
         return JSONResponse({"created": 1720000000, "data": [{"url": url}]})
 
     async def _search(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return jaaz_error(401, "Invalid token")
-        body = entry.json if isinstance(entry.json, dict) else {}
+        entry, refusal = await self.admit(request)
+        if refusal:
+            return refusal
+        body = entry.body
         task = self.by_prompt.get(str(body.get("prompt")))
         return JSONResponse({"success": True, "data": {"found": task is not None, "task": task}})
 
     async def _create(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return jaaz_error(401, "Invalid token")
-        failure = await self.before_create()
-        if failure:
-            return jaaz_error(failure.status, failure.message)
-        body = entry.json if isinstance(entry.json, dict) else {}
+        entry, refusal = await self.admit(request, create=True)
+        if refusal:
+            return refusal
+        body = entry.body
         kind = request.url.path.removeprefix("/api/v1/")
         if kind == "image/magic" and not str(body.get("image", "")).startswith("data:"):
             return jaaz_error(422, "image must be a data URL")
@@ -106,9 +104,9 @@ class FakeJaazCloud(FakeProvider):
         return JSONResponse({"task_id": tid})
 
     async def _task(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return jaaz_error(401, "Invalid token")
+        entry, refusal = await self.admit(request)
+        if refusal:
+            return refusal
         task = self.tasks.get(request.path_params["tid"])
         if task is None:
             return JSONResponse({"success": True, "data": {"found": False}})

@@ -44,6 +44,10 @@ class FakeOpenAIImages(FakeProvider):
     """OpenAI images on loopback; `base_url` ends in `/v1/` like the real one."""
 
     api_key = "sk-test-openai"
+    auth_message = "Incorrect API key provided."
+
+    def error(self, status: int, message: str) -> Response:
+        return openai_error(status, message)
 
     def knobs(self) -> None:
         self.answer_urls = False
@@ -66,13 +70,10 @@ class FakeOpenAIImages(FakeProvider):
         )
 
     async def _generations(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return openai_error(401, "Incorrect API key provided.")
-        failure = await self.before_create()
-        if failure:
-            return openai_error(failure.status, failure.message)
-        body = entry.json if isinstance(entry.json, dict) else {}
+        entry, refusal = await self.admit(request, create=True)
+        if refusal:
+            return refusal
+        body = entry.body
         if not body.get("prompt"):
             return openai_error(400, "Missing required parameter: 'prompt'.")
         if "response_format" in body and str(body.get("model", "")).startswith("gpt-image"):
@@ -80,12 +81,9 @@ class FakeOpenAIImages(FakeProvider):
         return self._answer(body.get("prompt", ""), body.get("size"), int(body.get("n", 1)))
 
     async def _edits(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return openai_error(401, "Incorrect API key provided.")
-        failure = await self.before_create()
-        if failure:
-            return openai_error(failure.status, failure.message)
+        entry, refusal = await self.admit(request, create=True)
+        if refusal:
+            return refusal
         images = entry.files.get("image", []) + entry.files.get("image[]", [])
         if not images:
             return openai_error(400, "Missing required parameter: 'image'.")

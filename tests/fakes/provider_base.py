@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.llm_script import ThreadedServer
@@ -91,11 +91,17 @@ class Recorded:
     form: dict[str, Any] = field(default_factory=dict)
     files: dict[str, list[tuple[str, bytes, str]]] = field(default_factory=dict)
 
+    @property
+    def body(self) -> dict[str, Any]:
+        """The JSON body when it is an object, else {}."""
+        return self.json if isinstance(self.json, dict) else {}
+
 
 class FakeProvider:
     """Base of the provider fakes: server lifecycle, request log, result files, knobs."""
 
     api_key = "test-key"
+    auth_message = "invalid API key"
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
@@ -185,6 +191,24 @@ class FakeProvider:
 
     def authorized(self, entry: Recorded) -> bool:
         return entry.headers.get("authorization") == f"Bearer {self.api_key}"
+
+    def error(self, status: int, message: str) -> Response:
+        """An error answer in the provider's own shape (subclasses override)."""
+        return JSONResponse({"detail": message}, status_code=status)
+
+    async def admit(
+        self, request: Request, *, create: bool = False
+    ) -> tuple[Recorded, Response | None]:
+        """Record the request and check its key; a create call also applies the gate, stall
+        and failure knobs. Returns the request and the refusal to answer, if any."""
+        entry = await self.record(request)
+        if not self.authorized(entry):
+            return entry, self.error(401, self.auth_message)
+        if create:
+            failure = await self.before_create()
+            if failure:
+                return entry, self.error(failure.status, failure.message)
+        return entry, None
 
     async def before_create(self) -> Failure | None:
         """Apply the gate, stall and one-shot failure knobs; return the failure to answer."""

@@ -32,6 +32,10 @@ class FakeReplicate(FakeProvider):
     """Replicate on loopback; `base_url` ends in `/v1/`."""
 
     api_key = "r8_test"
+    auth_message = "You did not pass a valid authentication token"
+
+    def error(self, status: int, message: str) -> Response:
+        return replicate_error(status, message)
 
     def knobs(self) -> None:
         self.polls_needed = 0
@@ -61,13 +65,10 @@ class FakeReplicate(FakeProvider):
         )
 
     async def _create(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return replicate_error(401, "You did not pass a valid authentication token")
-        failure = await self.before_create()
-        if failure:
-            return replicate_error(failure.status, failure.message)
-        body = entry.json if isinstance(entry.json, dict) else {}
+        entry, refusal = await self.admit(request, create=True)
+        if refusal:
+            return refusal
+        body = entry.body
         model_input = body.get("input")
         if not isinstance(model_input, dict) or not model_input.get("prompt"):
             return replicate_error(422, "input: prompt is required")
@@ -95,9 +96,9 @@ class FakeReplicate(FakeProvider):
         return JSONResponse(_public(prediction), status_code=201)
 
     async def _get(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return replicate_error(401, "You did not pass a valid authentication token")
+        entry, refusal = await self.admit(request)
+        if refusal:
+            return refusal
         prediction = self.predictions.get(request.path_params["pid"])
         if prediction is None:
             return replicate_error(404, "Not found.")
@@ -109,9 +110,9 @@ class FakeReplicate(FakeProvider):
         return JSONResponse(_public(prediction))
 
     async def _cancel(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return replicate_error(401, "You did not pass a valid authentication token")
+        entry, refusal = await self.admit(request)
+        if refusal:
+            return refusal
         prediction = self.predictions.get(request.path_params["pid"])
         if prediction is None:
             return replicate_error(404, "Not found.")

@@ -30,6 +30,12 @@ class FakeVolces(FakeProvider):
     """Ark on loopback; `base_url` ends in `/api/v3/` like the real one."""
 
     api_key = "ark-test"
+    auth_message = "The API key in the request is missing or invalid."
+
+    def error(self, status: int, message: str) -> Response:
+        return ark_error(
+            status, message, "AuthenticationError" if status == 401 else "InvalidParameter"
+        )
 
     def knobs(self) -> None:
         self.polls_needed = 1
@@ -63,30 +69,20 @@ class FakeVolces(FakeProvider):
         )
 
     async def _images(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return ark_error(
-                401, "The API key in the request is missing or invalid.", "AuthenticationError"
-            )
-        failure = await self.before_create()
-        if failure:
-            return ark_error(failure.status, failure.message)
-        body = entry.json if isinstance(entry.json, dict) else {}
+        entry, refusal = await self.admit(request, create=True)
+        if refusal:
+            return refusal
+        body = entry.body
         if not body.get("prompt") or not body.get("model"):
             return ark_error(400, "The parameter `prompt` specified in the request is not valid.")
         url = self.add_file(f"img{next(_ids)}.jpeg", jpeg_bytes(72, 54), "image/jpeg")
         return JSONResponse({"model": body["model"], "created": 1720000000, "data": [{"url": url}]})
 
     async def _create(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return ark_error(
-                401, "The API key in the request is missing or invalid.", "AuthenticationError"
-            )
-        failure = await self.before_create()
-        if failure:
-            return ark_error(failure.status, failure.message)
-        body = entry.json if isinstance(entry.json, dict) else {}
+        entry, refusal = await self.admit(request, create=True)
+        if refusal:
+            return refusal
+        body = entry.body
         content = body.get("content")
         if not body.get("model") or not isinstance(content, list) or not content:
             return ark_error(400, "The parameter `content` specified in the request is not valid.")
@@ -95,11 +91,9 @@ class FakeVolces(FakeProvider):
         return JSONResponse({"id": tid})
 
     async def _task(self, request: Request) -> Response:
-        entry = await self.record(request)
-        if not self.authorized(entry):
-            return ark_error(
-                401, "The API key in the request is missing or invalid.", "AuthenticationError"
-            )
+        entry, refusal = await self.admit(request)
+        if refusal:
+            return refusal
         task = self.tasks.get(request.path_params["tid"])
         if task is None:
             return ark_error(404, "The specified task is not found.", "NotFound")
