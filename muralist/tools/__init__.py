@@ -1,1 +1,1 @@
-"""Tools the creator agent calls: image and video generators, ComfyUI workflows, write_plan."""
+"""Generation tools: registry, execution interface (base.py), providers, ComfyUI workflows."""

@@ -103,12 +103,3 @@ class MagicArgs(ToolArgs):
     image: str = Field(
         min_length=1, description="The picture to transform: a data: URL or a file id."
     )
-
-
-class PlanStep(ToolArgs):
-    title: str = Field(min_length=1)
-    description: str | None = None
-
-
-class WritePlanArgs(ToolArgs):
-    steps: list[PlanStep] = Field(min_length=1, max_length=30)

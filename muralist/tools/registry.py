@@ -17,7 +17,6 @@ from muralist.tools.comfyui.tool import workflow_tools
 from muralist.tools.image_tools import image_tool
 from muralist.tools.magic import magic_tool
 from muralist.tools.video_tools import video_tool
-from muralist.tools.write_plan import WritePlanTool
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +180,8 @@ class ToolRegistry:
             for tool in workflow_tools(await self._workflows.list()):
                 tools.setdefault(tool.id, tool)
 
-        hidden: dict[str, Tool] = {"write_plan": WritePlanTool()}
+        # Callable but not listed: magic (the chat's write_plan lives with the agents).
+        hidden: dict[str, Tool] = {}
         if has_key(providers.get("jaaz")):
             magic = magic_tool()
             hidden[magic.id] = magic
@@ -201,7 +201,7 @@ class ToolRegistry:
         return specs
 
     def get(self, tool_id: str) -> Tool | None:
-        """An enabled tool by id (hidden ones such as write_plan and magic included)."""
+        """An enabled tool by id (the hidden magic tool included)."""
         return self._tools.get(tool_id) or self._hidden.get(tool_id)
 
     def tools(self) -> list[Tool]:

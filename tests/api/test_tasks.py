@@ -132,7 +132,7 @@ async def test_input_images_are_checked_and_sent(server: RunningServer, fakes: F
         ("image", {"prompt": "x", "tool": "no_such_tool"}, "tool"),
         ("image", {"prompt": "x", "tool": "generate_video_by_seedance_v1_pro_volces"}, "tool"),
         ("video", {"prompt": "x", "tool": "generate_image_by_imagen_4_replicate"}, "tool"),
-        ("image", {"prompt": "x", "tool": "write_plan"}, "tool"),
+        ("image", {"prompt": "x", "tool": "magic_image_jaaz"}, "tool"),
         ("image", {"prompt": "x", "input_images": ["im_missing1.png"]}, "input_images[0]"),
         ("image", {"prompt": "x", "input_images": ["../config.toml"]}, "input_images[0]"),
         (
