@@ -181,7 +181,8 @@ def generation_tools(services: Services, tool_list: list[dict[str, Any]]) -> lis
             continue
         seen.add(tool_id)
         tool = services.tools.get(tool_id)
-        if isinstance(tool, Tool):
+        # Hidden tools (write_plan, magic) are not the creator's, even when a request names them.
+        if isinstance(tool, Tool) and tool.listed:
             tools.append(GenerationTool(tool, services))
         else:
             logger.debug("tool %s is not available for chat", tool_id)
