@@ -224,7 +224,7 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
-async def main() -> None:
+async def main() -> bool:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=50)
@@ -260,6 +260,7 @@ async def main() -> None:
                         f"{statistics.median(latencies):.1f} ms, p99 {pct(latencies, 99):.1f} ms "
                         f"(target p99 < 50 ms); gap between deltas p99 {pct(gaps, 99):.1f} ms"
                     )
+                    return p50 < 15 and chunks / elapsed * 1000 > 5000 and pct(latencies, 99) < 50
         finally:
             server.send_signal(2)  # SIGINT: a clean stop, so a profile gets written
             server.wait(30)
@@ -268,4 +269,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # The exit status is 0 only when every target is met.
+    sys.exit(0 if asyncio.run(main()) else 1)
