@@ -16,7 +16,6 @@ from muralist.tools.providers.common import (
     MAX_VIDEO_BYTES,
     InputImage,
     download,
-    tls_context,
 )
 from muralist.tools.publish import media_markdown, publish_image, publish_video
 from muralist.tools.tuning import Tuning, tuning
@@ -75,7 +74,7 @@ class ProviderTool(Tool):
 
     def http(self, ctx: ToolContext) -> httpx.AsyncClient:
         """A client from the services' factory, so the proxy setting applies."""
-        return ctx.services.http.client(timeout=self.tuning(ctx).timeout, verify=tls_context())
+        return ctx.services.http.client(timeout=self.tuning(ctx).timeout)
 
     async def inputs(
         self, ctx: ToolContext, references: Sequence[str] | None, field: str = "input_images"

@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import functools
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import certifi
 import httpx
 
 from muralist.tools.base import ToolError
@@ -28,13 +25,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(5 * MINUTE, connect=30.0)
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 MAX_VIDEO_BYTES = 512 * 1024 * 1024
 MAX_REDIRECTS = 5
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """One TLS context for every provider client: building one per client costs ~25 ms of CPU
-    (it parses the CA bundle), more than a whole call to a fast provider."""
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 class ProviderError(ToolError):
