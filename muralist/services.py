@@ -7,6 +7,7 @@ from typing import Any
 import socketio
 
 from muralist.events import EventHub
+from muralist.events.log import RedisEventLog
 from muralist.events.socket import register_handlers
 from muralist.media.files import FileStore
 from muralist.providers.config import ProviderConfig
@@ -39,6 +40,7 @@ class Services:
 
     async def close(self) -> None:
         await self.models.close()
+        await self.events.close()
         await self.store.close()
 
 
@@ -53,7 +55,10 @@ async def build_services(settings: ServerSettings, sio: socketio.AsyncServer) ->
     user_settings.load()
 
     http = HttpClientFactory(lambda: user_settings.get("proxy"))
-    events = EventHub(sio)
+    event_log = (
+        RedisEventLog(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+    )
+    events = EventHub(sio, event_log)
     register_handlers(sio, events)
 
     def ollama_url() -> str:

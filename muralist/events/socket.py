@@ -86,7 +86,7 @@ def register_handlers(sio: socketio.AsyncServer, hub: EventHub) -> None:
         await sio.enter_room(sid, room)
         replayed = 0
         if key == "session_id" and since is not None:
-            for event in hub.missed(data["session_id"], since):
+            for event in await hub.missed(data["session_id"], since):
                 await sio.emit("message", event, to=sid)
                 replayed += 1
         return {"ok": True, "room": room, "replayed": replayed}

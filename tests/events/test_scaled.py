@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 
 from tests.events.test_socket import listener
 from tests.support import make_settings, postgres_database, postgres_reachable, running_server
@@ -35,6 +36,17 @@ async def test_an_event_on_one_server_reaches_a_socket_on_another(
     tmp_path: Path, services_up: None
 ) -> None:
     prefix = f"muralist-test-{uuid.uuid4().hex[:8]}"
+    try:
+        await _run_two_servers(tmp_path, prefix)
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def _run_two_servers(tmp_path: Path, prefix: str) -> None:
     async with postgres_database() as url:
         shared = {"database_url": url, "redis_url": REDIS_URL, "redis_prefix": prefix}
         settings_a = make_settings(tmp_path / "a", **shared)
@@ -51,3 +63,13 @@ async def test_an_event_on_one_server_reaches_a_socket_on_another(
                 assert (got["session_id"], got["text"]) == ("s1", "from A")
                 seen = await stock.next("session_update")
                 assert seen["text"] == "from A"
+
+            # Sequence numbers and the replay log are shared: a client reconnecting to B
+            # catches up on what A sent while it was away.
+            assert await b.services.events.session("s1", "delta", text="from B") == 2
+            await a.services.events.session("s1", "done")
+            async with listener(b) as returning:
+                ack = await returning.sio.call("join", {"session_id": "s1", "since": 1})
+                assert ack["replayed"] == 2
+                replayed = [await returning.next("message") for _ in range(2)]
+                assert [(e["seq"], e["type"]) for e in replayed] == [(2, "delta"), (3, "done")]
