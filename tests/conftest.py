@@ -1,5 +1,6 @@
 """Shared fixtures: `server` runs Muralist on SQLite and, where reachable, PostgreSQL."""
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -7,20 +8,12 @@ import pytest
 
 from tests.support import (
     RunningServer,
+    drop_redis_prefix,
     make_settings,
     postgres_database,
-    postgres_reachable,
+    require_services,
     running_server,
 )
-
-
-def _require_postgres() -> None:
-    if not postgres_reachable():
-        import os
-
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432, and CI must reach it")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -29,7 +22,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'localmanus.db'}"
         return
-    _require_postgres()
+    require_services(postgres=True)
     async with postgres_database() as url:
         yield url
 
@@ -47,3 +40,12 @@ async def sqlite_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """A running server on SQLite only (for tests whose subject is not storage)."""
     async with running_server(make_settings(tmp_path / "data")) as running:
         yield running
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A Redis key prefix of this test's own (needs Redis); its keys are deleted afterwards."""
+    require_services(redis=True)
+    prefix = f"muralist-test-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    await drop_redis_prefix(prefix)

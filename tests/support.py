@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
+import redis.asyncio as aioredis
 import socketio
 import uvicorn
 
@@ -20,15 +22,51 @@ from muralist.services import Services
 from muralist.settings import ServerSettings
 
 POSTGRES_DSN = os.environ.get("MURALIST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("MURALIST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
-def postgres_reachable() -> bool:
-    host, port = "127.0.0.1", 5432
+def _reachable(port: int) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=1):
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
     except OSError:
         return False
+
+
+def postgres_reachable() -> bool:
+    return _reachable(5432)
+
+
+def redis_reachable() -> bool:
+    return _reachable(6379)
+
+
+def require_services(*, postgres: bool = False, redis: bool = False) -> None:
+    """Skip the test where a needed server is not running; in CI (CI set), fail it instead."""
+    missing = [
+        name
+        for name, needed, up in (
+            ("PostgreSQL on 127.0.0.1:5432", postgres, postgres_reachable),
+            ("Redis on 127.0.0.1:6379", redis, redis_reachable),
+        )
+        if needed and not up()
+    ]
+    if not missing:
+        return
+    if os.environ.get("CI"):
+        pytest.fail("CI must reach " + " and ".join(missing))
+    pytest.skip("not reachable: " + " and ".join(missing))
+
+
+async def drop_redis_prefix(prefix: str) -> None:
+    """Delete every Redis key a test made under its own prefix."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 @asynccontextmanager

@@ -1,8 +1,6 @@
 """Turn claims, cancels and confirmation answers across processes, on a real Redis."""
 
 import asyncio
-import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,25 +8,13 @@ import pytest
 
 from muralist.agents.turns_redis import RedisTurns
 from muralist.errors import Conflict
-
-REDIS_URL = os.environ.get("MURALIST_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
+from tests.support import REDIS_URL, drop_redis_prefix, require_services
 
 
 @pytest.fixture
 async def pair() -> AsyncIterator[tuple[RedisTurns, RedisTurns, list[tuple]]]:
     """Two registries ("processes") on one Redis prefix; answers reaching A are recorded."""
-    if not redis_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI must reach Redis on 127.0.0.1:6379")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    require_services(redis=True)
     prefix = f"muralist-test-{uuid.uuid4().hex[:8]}"
     answers: list[tuple] = []
     arrived = asyncio.Event()
@@ -47,6 +33,7 @@ async def pair() -> AsyncIterator[tuple[RedisTurns, RedisTurns, list[tuple]]]:
     finally:
         await a.close()
         await b.close()
+        await drop_redis_prefix(prefix)
 
 
 async def test_a_session_is_claimed_once_across_processes(pair) -> None:

@@ -1,15 +1,19 @@
 """Scaled mode: a chat turn runs on server A; server B refuses a second turn and cancels it."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.agents.socket_support import chat_body, configure_provider, watching
-from tests.agents.test_turns_redis import REDIS_URL, redis_reachable
 from tests.fakes.openai_chat import FakeOpenAIChat, Reply
-from tests.support import make_settings, postgres_database, postgres_reachable, running_server
+from tests.support import (
+    REDIS_URL,
+    make_settings,
+    postgres_database,
+    require_services,
+    running_server,
+)
 
 
 @pytest.fixture
@@ -20,11 +24,10 @@ def llm() -> Iterator[FakeOpenAIChat]:
 
 @pytest.mark.postgres
 async def test_turn_on_one_server_is_guarded_and_cancelled_from_another(
-    tmp_path: Path, llm: FakeOpenAIChat
+    tmp_path: Path, llm: FakeOpenAIChat, redis_prefix: str
 ) -> None:
-    if not (redis_reachable() and postgres_reachable()):
-        pytest.skip("PostgreSQL or Redis is not reachable")
-    prefix = f"muralist-test-{uuid.uuid4().hex[:8]}"
+    require_services(postgres=True)
+    prefix = redis_prefix
     async with postgres_database() as url:
         shared = {"database_url": url, "redis_url": REDIS_URL, "redis_prefix": prefix}
         async with (

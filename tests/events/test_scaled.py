@@ -1,52 +1,25 @@
 """Scaled mode: two server processes' worth of apps on one PostgreSQL and one Redis."""
 
-import os
-import socket
-import uuid
 from pathlib import Path
 
 import pytest
-import redis.asyncio as redis
 
 from tests.events.test_socket import listener
-from tests.support import make_settings, postgres_database, postgres_reachable, running_server
-
-REDIS_URL = os.environ.get("MURALIST_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def _redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def services_up() -> None:
-    if _redis_reachable() and postgres_reachable():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("CI must reach PostgreSQL on 5432 and Redis on 6379")
-    pytest.skip("PostgreSQL or Redis is not reachable")
+from tests.support import (
+    REDIS_URL,
+    make_settings,
+    postgres_database,
+    require_services,
+    running_server,
+)
 
 
 @pytest.mark.postgres
 async def test_an_event_on_one_server_reaches_a_socket_on_another(
-    tmp_path: Path, services_up: None
+    tmp_path: Path, redis_prefix: str
 ) -> None:
-    prefix = f"muralist-test-{uuid.uuid4().hex[:8]}"
-    try:
-        await _run_two_servers(tmp_path, prefix)
-    finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = [key async for key in client.scan_iter(f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
-
-async def _run_two_servers(tmp_path: Path, prefix: str) -> None:
+    require_services(postgres=True)
+    prefix = redis_prefix
     async with postgres_database() as url:
         shared = {"database_url": url, "redis_url": REDIS_URL, "redis_prefix": prefix}
         settings_a = make_settings(tmp_path / "a", **shared)
