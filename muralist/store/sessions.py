@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Text, cast, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from muralist.ids import now_iso
@@ -21,6 +21,11 @@ SESSION_FIELDS = (
 # about 30 times slower (it probes each one for attributes).
 _SESSION_KEYS = tuple(str(column.key) for column in SESSION_FIELDS)
 _NEWEST_FIRST = (chat_sessions.c.updated_at.desc(), chat_sessions.c.id.desc())
+_KEYS_AND_FIELDS = [
+    part
+    for key, field in zip(_SESSION_KEYS, SESSION_FIELDS, strict=True)
+    for part in (literal(key), field)
+]
 
 
 async def bump_sessions_version(conn: AsyncConnection) -> None:
@@ -38,6 +43,8 @@ class SessionRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._list_cache: tuple[int, bytes] | None = None
+        build = "json_build_object" if engine.dialect.name == "postgresql" else "json_object"
+        self._as_json = cast(getattr(func, build)(*_KEYS_AND_FIELDS), Text)
 
     async def create(
         self,
@@ -95,6 +102,23 @@ class SessionRepo:
             # zip over plain rows: building each dict through Row._mapping took twice as long,
             # the larger part of GET /api/canvas/{id} for a canvas with 1,000 sessions.
             return [dict(zip(_SESSION_KEYS, row, strict=True)) for row in rows]
+
+    async def list_for_canvas_json(self, canvas_id: str) -> bytes:
+        """The canvas's sessions, newest first, as a JSON array of SessionInfo objects.
+
+        The database writes each object (SQLite json_object, PostgreSQL json_build_object), so
+        no Python row or dict is made: for 1,000 sessions this takes about 60% of the time of
+        list_for_canvas and serialising its result (bench/api.py).
+        """
+        async with self._engine.connect() as conn:
+            texts = (
+                await conn.execute(
+                    select(self._as_json)
+                    .where(chat_sessions.c.canvas_id == canvas_id)
+                    .order_by(*_NEWEST_FIRST)
+                )
+            ).scalars()
+            return ("[" + ",".join(texts) + "]").encode()
 
     async def list_all_json(self) -> bytes:
         """All sessions, newest first, as a JSON array (served from cache while unchanged)."""
