@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from muralist import __version__
-from muralist.agents.service import attach_chat
+from muralist.agents.attach import attach_chat
 from muralist.api.errors import install_error_handlers
 from muralist.api.routes import ROUTERS
 from muralist.api.routes.ui import mount_ui

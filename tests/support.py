@@ -130,6 +130,10 @@ async def running_server(settings: ServerSettings) -> AsyncIterator[RunningServe
             task.result()
             raise RuntimeError("server stopped during start-up")
         await asyncio.sleep(0.01)
+    # The chat service loads in the background; tests start once it is there.
+    chat_ready = app.services.extras.get("chat_ready")
+    if chat_ready is not None:
+        await chat_ready
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}

@@ -1,6 +1,6 @@
 """ChatService: accepts chat and magic turns, runs them in the background, cancels them.
 
-Registered at `services.chat` by `attach_chat` (see muralist/app.py).
+Registered at `services.chat` by `muralist.agents.attach.attach_chat`.
 """
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from muralist.agents.confirmations import ToolConfirmations
@@ -222,13 +221,3 @@ class ChatService:
         await self.turns.close()
         await self.factory.aclose()
 
-
-@asynccontextmanager
-async def attach_chat(services: Services) -> AsyncIterator[None]:
-    """Register a ChatService at `services.chat` for the server's lifetime."""
-    services.chat = ChatService(services)
-    await services.chat.turns.open()
-    try:
-        yield
-    finally:
-        await services.chat.aclose()

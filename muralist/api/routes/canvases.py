@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
+from muralist.agents.attach import chat_service
 from muralist.agents.requests import chat_request
 from muralist.api.deps import ServicesDep
 from muralist.api.schemas import IdOnly, SessionInfo
@@ -77,8 +78,8 @@ async def create_canvas(body: CanvasCreate, services: ServicesDep) -> IdOnly:
         )
     await services.store.canvases.create(body.canvas_id, body.name)
     log.info("created canvas %s", body.canvas_id)
-    if turn is not None and services.chat is not None:
-        await services.chat.start_chat(turn)
+    if turn is not None:
+        await (await chat_service(services)).start_chat(turn)
     return IdOnly(id=body.canvas_id)
 
 

@@ -6,11 +6,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from muralist.agents.attach import chat_service
 from muralist.agents.requests import chat_request, magic_request
-from muralist.agents.service import ChatService
 from muralist.api.deps import ServicesDep
-from muralist.errors import NotFound, Unavailable
-from muralist.services import Services
+from muralist.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +59,6 @@ class ToolConfirmation(BaseModel):
     confirmed: bool
 
 
-def chat_service(services: Services) -> ChatService:
-    if services.chat is None:
-        raise Unavailable("chat is not running on this server")
-    return services.chat
-
-
 @router.post("/chat", response_model=Status, operation_id="chat")
 async def chat(body: ChatBody, services: ServicesDep) -> Status:
     """Start a chat turn; it streams over Socket.IO and ends with `done`."""
@@ -77,14 +70,14 @@ async def chat(body: ChatBody, services: ServicesDep) -> Status:
         tool_list=body.tool_list,
         system_prompt=body.system_prompt,
     )
-    await chat_service(services).start_chat(request)
+    await (await chat_service(services)).start_chat(request)
     return Status(status="started")
 
 
 @router.post("/cancel/{session_id}", response_model=Status, operation_id="cancel_chat")
 async def cancel(session_id: str, services: ServicesDep) -> Status:
     """Stop the session's running turn."""
-    stopped = await chat_service(services).cancel(session_id)
+    stopped = await (await chat_service(services)).cancel(session_id)
     return Status(status="cancelled" if stopped else "not_found_or_done")
 
 
@@ -94,21 +87,21 @@ async def magic(body: MagicBody, services: ServicesDep) -> Status:
     request = magic_request(
         messages=body.messages, session_id=body.session_id, canvas_id=body.canvas_id
     )
-    await chat_service(services).start_magic(request)
+    await (await chat_service(services)).start_magic(request)
     return Status(status="started")
 
 
 @router.post("/magic/cancel/{session_id}", response_model=Status, operation_id="cancel_magic")
 async def cancel_magic(session_id: str, services: ServicesDep) -> Status:
     """Stop the session's running magic turn (same registry as chat turns)."""
-    stopped = await chat_service(services).cancel(session_id)
+    stopped = await (await chat_service(services)).cancel(session_id)
     return Status(status="cancelled" if stopped else "not_found_or_done")
 
 
 @router.post("/tool_confirmation", response_model=Status, operation_id="tool_confirmation")
 async def tool_confirmation(body: ToolConfirmation, services: ServicesDep) -> Status:
     """Confirm or cancel a tool call that waits for the user."""
-    service = chat_service(services)
+    service = await chat_service(services)
     if not await service.confirm_tool(body.session_id, body.tool_call_id, body.confirmed):
         raise NotFound("tool_call_id: tool call not found or already processed")
     return Status(status="success")
