@@ -3,6 +3,7 @@
 import ipaddress
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -23,6 +24,22 @@ TOKEN_COOKIE = "muralist_token"
 # cross-site form or `text/plain` post cannot send without a preflight.
 MULTIPART_PATHS = frozenset({"/api/upload_image"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_JSON_BODY = 100 << 20
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def has_lone_surrogate(body: bytes) -> bool:
+    """True when JSON text escapes half of a UTF-16 pair (`\\ud800` alone), which no
+    database or file can store as UTF-8."""
+    if not _SURROGATE_ESCAPE.search(body):
+        return False
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except ValueError:
+        return False  # not JSON at all: the route's own parser reports that
+    return False
 
 
 def _split_host(value: str) -> tuple[str, str]:
@@ -63,6 +80,10 @@ class SecurityGuard:
         if problem is None and wants_cookie and self._query_token(scope):
             await self._set_cookie(send)
             return
+        if problem is None and self._is_json_body(scope, headers):
+            body, problem = await self._read_json_body(receive)
+            if problem is None:
+                receive = _replay(body, receive)
         if problem is None:
             await self.app(scope, receive, send)
             return
@@ -136,6 +157,35 @@ class SecurityGuard:
             return None
         return 415, f"Content-Type must be application/json, not {kind or 'missing'!r}"
 
+    @staticmethod
+    def _is_json_body(scope: Scope, headers: dict[str, str]) -> bool:
+        return (
+            scope["type"] == "http"
+            and scope["method"] in _BODY_METHODS
+            and scope["path"].startswith("/api/")
+            and headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
+        )
+
+    @staticmethod
+    async def _read_json_body(receive: Receive) -> tuple[bytes, tuple[int, str] | None]:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"", (400, "body: the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_JSON_BODY:
+                return b"", (413, f"body: larger than {MAX_JSON_BODY >> 20} MB")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if has_lone_surrogate(body):
+            return body, (400, "body: text holds an unpaired UTF-16 surrogate (such as \\ud800)")
+        return body, None
+
     async def _set_cookie(self, send: Send) -> None:
         cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
         await send(
@@ -164,3 +214,17 @@ class SecurityGuard:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the already-read body to the app, then listens to the server's."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -71,12 +71,21 @@ def describe(path: Path, stat: os.stat_result | None = None) -> dict[str, Any]:
     }
 
 
+def _utf8(name: str) -> bool:
+    # A name that is not UTF-8 on disk cannot be sent as JSON text or asked for again.
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def list_folder(folder: Path) -> list[dict[str, Any]]:
     """Visible, readable entries: folders first, then by name without case."""
     items = []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or not _utf8(entry.name):
                 continue
             try:
                 items.append(describe(Path(entry.path)))

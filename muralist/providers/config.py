@@ -105,7 +105,26 @@ def _validate(body: Any) -> dict[str, dict[str, Any] | None]:
             where = ".".join(str(part) for part in (name, *first["loc"]))
             raise BadRequest(f"{where}: {first['msg']}") from exc
         checked[name] = model.model_dump(exclude_none=True)
+        _check_storable(checked[name], name)
     return checked
+
+
+def _check_storable(value: Any, where: str) -> None:
+    """Refuse what TOML cannot hold (null) or UTF-8 cannot encode (lone surrogates)."""
+    if value is None:
+        raise BadRequest(f"{where}: null cannot be stored in config.toml")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadRequest(f"{where}: text is not valid Unicode") from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, where)
+            _check_storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_storable(item, f"{where}.{index}")
 
 
 class ProviderConfig:
@@ -122,7 +141,7 @@ class ProviderConfig:
         """Read config.toml, creating it with the defaults when missing."""
         if not self.path.exists():
             self._providers = copy.deepcopy(self._defaults)
-            self._write(tomlkit.document())
+            self._write(tomlkit.document(), self._providers)
             log.info("created %s with the default providers", self.path)
             return
         try:
@@ -184,11 +203,11 @@ class ProviderConfig:
                 if name not in self._defaults:
                     entry.setdefault("is_custom", True)
                 new[name] = entry
-            document = self._read_document()
             # The same merge as at load time, so what is in memory is what a restart reads:
             # default providers and their default models always exist (reset, not removed).
-            self._providers = self._merge_defaults(new)
-            self._write(document)
+            merged = self._merge_defaults(new)
+            self._write(self._read_document(), merged)
+            self._providers = merged
         log.info("provider configuration updated: %s", ", ".join(self._providers))
 
     def _read_document(self) -> tomlkit.TOMLDocument:
@@ -197,11 +216,11 @@ class ProviderConfig:
         except (OSError, tomlkit.exceptions.TOMLKitError):
             return tomlkit.document()
 
-    def _write(self, document: tomlkit.TOMLDocument) -> None:
-        """Rewrite `document` to match the providers, keeping its comments, atomically."""
-        for name in [key for key in document if key not in self._providers]:
+    def _write(self, document: tomlkit.TOMLDocument, providers: dict[str, dict[str, Any]]) -> None:
+        """Rewrite `document` to match `providers`, keeping its comments, atomically."""
+        for name in [key for key in document if key not in providers]:
             del document[name]
-        for name, entry in self._providers.items():
+        for name, entry in providers.items():
             table = document.get(name)
             if not isinstance(table, dict):
                 table = tomlkit.table()

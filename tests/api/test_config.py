@@ -97,3 +97,22 @@ async def test_user_comments_survive_an_update(sqlite_server: RunningServer) -> 
     assert written.startswith("# written by hand\n")
     assert "# my OpenAI account\n[openai]" in written
     assert tomllib.loads(written)["openai"]["api_key"] == KEY
+
+
+async def test_values_toml_cannot_hold_are_refused_before_anything_changes(
+    sqlite_server: RunningServer,
+) -> None:
+    before_disk = sqlite_server.services.config.path.read_text()
+    before = (await sqlite_server.client.get("/api/config")).json()
+    for extra, field in (([None], "openai.extra.0"), ({"a": None}, "openai.extra.a")):
+        answer = await _post(sqlite_server, {"openai": {"extra": extra}})
+        assert answer["status_code"] == 400, extra
+        assert answer["detail"].startswith(field)
+    surrogate = await sqlite_server.client.post(
+        "/api/config",
+        content=b'{"openai": {"url": "\\ud800"}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert surrogate.status_code == 400
+    assert (await sqlite_server.client.get("/api/config")).json() == before
+    assert sqlite_server.services.config.path.read_text() == before_disk

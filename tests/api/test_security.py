@@ -110,3 +110,20 @@ def test_public_host_needs_a_token(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "MURALIST_TOKEN" in result.stderr
+
+
+async def test_unpaired_surrogates_are_refused_and_pairs_pass(sqlite_server: RunningServer) -> None:
+    client = sqlite_server.client
+    await client.post("/api/canvas/create", json={"name": "C", "canvas_id": "c1"})
+    lone = await client.post(
+        "/api/canvas/c1/save",
+        content=b'{"data": {"k": "a\\ud800b"}, "thumbnail": ""}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert lone.status_code == 400 and lone.json()["detail"].startswith("body")
+    assert (await client.get("/api/canvas/c1")).json()["data"] == {}
+
+    # httpx escapes non-ASCII as JSON does by default: an emoji is a surrogate *pair*.
+    paired = await client.post("/api/canvas/c1/save", json={"data": {"k": "🎨"}, "thumbnail": ""})
+    assert paired.status_code == 200
+    assert (await client.get("/api/canvas/c1")).json()["data"] == {"k": "🎨"}
