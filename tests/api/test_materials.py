@@ -13,7 +13,8 @@ def _tree(root: Path) -> Path:
     (library / "clip.mp4").write_bytes(b"0123456789" * 10)
     (library / "notes.txt").write_text("hello")
     (library / ".hidden.png").write_bytes(b"x")
-    (Path(bytes(library) + b"/bad\xff.png")).write_bytes(b"not utf-8 named")
+    with open(bytes(library) + b"/bad\xff.png", "wb") as handle:  # a name that is not UTF-8
+        handle.write(b"png")
     return library
 
 
