@@ -98,6 +98,17 @@ def _image_field(tool: Tool) -> str | None:
     return next((name for name in ("input_images", "image") if name in fields), None)
 
 
+def _prompt_field(fields: dict[str, Any]) -> str | None:
+    """Where the prompt goes: `prompt`, else the first text input named like one (ComfyUI
+    workflows saved from the UI call theirs `text_6`). A workflow without one ignores it."""
+    if "prompt" in fields:
+        return "prompt"
+    for name, field in fields.items():
+        if field.annotation in (str, str | None) and ("prompt" in name or "text" in name):
+            return name
+    return None
+
+
 def plan_generation(
     tools: ToolRegistry, files: FileStore, body: TaskCreate, kind: Literal["image", "video"]
 ) -> PlannedTask:
@@ -105,9 +116,9 @@ def plan_generation(
     tool = choose_tool(tools, body.tool, kind)
     fields = tool.args_model.model_fields
     args: dict[str, Any] = dict(body.options)
-    # A ComfyUI workflow without a prompt input still runs; the prompt is then unused.
-    if "prompt" in fields:
-        args["prompt"] = body.prompt
+    prompt_field = _prompt_field(fields)
+    if prompt_field is not None:
+        args.setdefault(prompt_field, body.prompt)
     if body.aspect_ratio is not None:
         if "aspect_ratio" not in fields:
             raise BadRequest(f"aspect_ratio: tool {tool.id!r} takes no aspect ratio")
