@@ -69,13 +69,22 @@ class TaskRepo:
             return {row.id: _decode(row) for row in rows}
 
     async def update(
-        self, task_id: str, *, where_status: Iterable[str] | None = None, **fields: Any
+        self,
+        task_id: str,
+        *,
+        where_status: Iterable[str] | None = None,
+        where_attempts: int | None = None,
+        **fields: Any,
     ) -> bool:
-        """Change fields; with `where_status`, only when the task is in one of those states.
-        `updated_at` defaults to now; a caller that keeps its own copy of the row passes it."""
+        """Change fields; with `where_status`, only when the task is in one of those states;
+        with `where_attempts`, only while it is still in that run (a run that lost its task to
+        a newer one cannot overwrite it). `updated_at` defaults to now; a caller that keeps its
+        own copy of the row passes it."""
         query = update(tasks).where(tasks.c.id == task_id)
         if where_status is not None:
             query = query.where(tasks.c.status.in_(list(where_status)))
+        if where_attempts is not None:
+            query = query.where(tasks.c.attempts == where_attempts)
         async with self._engine.begin() as conn:
             values = {"updated_at": now_iso(), **_encode(fields)}
             result = await conn.execute(query.values(**values))

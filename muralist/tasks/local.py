@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from muralist.tasks.queue import DEFAULT_LIMIT, DEFAULT_LIMITS, Runner
 
@@ -18,6 +19,8 @@ class LocalTaskQueue:
     Each provider has its own queue, so a slow provider never holds up another one.
     """
 
+    recover_every_s: float | None = None
+
     def __init__(
         self, limits: Mapping[str, int] | None = None, default_limit: int = DEFAULT_LIMIT
     ) -> None:
@@ -26,6 +29,7 @@ class LocalTaskQueue:
         self._queues: dict[str, asyncio.Queue[str]] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._waiting: set[str] = set()
         self._dropped: set[str] = set()
         self._runner: Runner | None = None
 
@@ -48,6 +52,7 @@ class LocalTaskQueue:
                 )
                 self._workers.append(worker)
         queue.put_nowait(task_id)
+        self._waiting.add(task_id)
 
     async def abort(self, task_id: str) -> None:
         running = self._running.get(task_id)
@@ -57,6 +62,13 @@ class LocalTaskQueue:
             # Still waiting in a queue: the worker that takes it skips it.
             self._dropped.add(task_id)
 
+    async def unheld(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            task
+            for task in tasks
+            if task["id"] not in self._running and task["id"] not in self._waiting
+        ]
+
     async def stop(self) -> None:
         for worker in self._workers:
             worker.cancel()
@@ -65,6 +77,7 @@ class LocalTaskQueue:
                 await worker
         self._workers.clear()
         self._queues.clear()
+        self._waiting.clear()
 
     def running(self) -> list[str]:
         """Ids of the tasks running now."""
@@ -74,6 +87,7 @@ class LocalTaskQueue:
         assert self._runner is not None
         while True:
             task_id = await queue.get()
+            self._waiting.discard(task_id)
             if task_id in self._dropped:
                 self._dropped.discard(task_id)
                 continue

@@ -2,12 +2,19 @@
 
 queued -> running -> succeeded | failed | cancelled (or queued -> cancelled). Every change is
 written with a condition on the current status, so a cancel racing a finish has one winner,
-and is pushed as a `task_update` to the room `task:<id>`.
+and is pushed as a `task_update` to the room `task:<id>`. A run's own writes are also fenced
+by its attempt number, so a run that lost its task (its process was presumed dead and another
+run took over) cannot overwrite the newer run.
+
+Recovery: a task no live process holds (the queue's `unheld`) is failed, or re-queued when its
+tool is safe to retry; with one process that is every running task at start-up, in the scaled
+mode only those whose worker's heartbeat lapsed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -15,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from muralist.errors import BadRequest, Conflict, NotFound
 from muralist.ids import new_id, now_iso
 from muralist.tasks.batch import InsertBatcher
+from muralist.tasks.freshness import ConfigFollower
 from muralist.tasks.queue import TaskQueue
 from muralist.tasks.requests import PlannedTask
-from muralist.tools.base import MediaOutput, Progress, ToolContext, ToolError
+from muralist.tools.base import MediaOutput, Progress, Tool, ToolContext, ToolError
 
 if TYPE_CHECKING:
     from muralist.services import Services
@@ -25,6 +33,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+RESTART_REASON = "the server stopped while this task was running"
+ABANDONED_REASON = "the process running this task stopped or stopped answering"
+# A retry-safe task whose runs keep dying (a tool that crashes its process) stops here.
+MAX_ATTEMPTS = 3
 MAX_SEARCH_IDS = 100
 PUBLIC_FIELDS = (
     "type",
@@ -80,14 +92,36 @@ class TaskService:
         self._queue = queue
         self._store = services.store.tasks
         self._inserts = InsertBatcher(self._store.insert_many)
+        self._recovery: asyncio.Task[None] | None = None
+        # Several processes share a deployment's config files only in the scaled mode.
+        self._follower = ConfigFollower(services) if services.settings.redis_url else None
 
     async def start(self) -> None:
         """Start the queue, then resume what a previous run of the server left behind."""
         await self._queue.start(self.run)
-        await self.recover()
+        interval = self._queue.recover_every_s
+        if interval is None:
+            await self.recover()
+        else:
+            # A shared queue: a pass may wait for heartbeats to lapse, so passes run in the
+            # background, now and every `interval` seconds.
+            self._recovery = asyncio.create_task(self._recover_every(interval))
 
     async def stop(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+            self._recovery = None
         await self._queue.stop()
+
+    async def _recover_every(self, interval: float) -> None:
+        while True:
+            try:
+                await self.recover()
+            except Exception:  # Redis or the database away for a moment: try next time
+                logger.warning("task recovery pass failed", exc_info=True)
+            await asyncio.sleep(interval)
 
     # --- the API's calls -------------------------------------------------------------------
 
@@ -148,6 +182,10 @@ class TaskService:
     async def run(self, task_id: str) -> None:
         """Run one queued task to a terminal state (the queue's runner)."""
         task = await self._store.get(task_id)
+        if task is not None and task["status"] == "running":
+            # Delivered again: the run that held it ended without finishing it (queue.py).
+            await self._resume_or_fail(task, ABANDONED_REASON)
+            task = await self._store.get(task_id)
         if task is None or task["status"] != "queued":
             return
         if not await self._change(
@@ -172,8 +210,18 @@ class TaskService:
                 task, status="succeeded", progress=100, result_url=first, results=results
             )
 
+    async def _tool(self, tool_id: str | None) -> Tool | None:
+        if self._follower is not None:
+            await self._follower.refresh()
+        tool = self._services.tools.get(tool_id or "")
+        if tool is None and self._follower is not None:
+            # Perhaps a workflow another process saved since our last look.
+            await self._follower.refresh(force=True)
+            tool = self._services.tools.get(tool_id or "")
+        return tool
+
     async def _execute(self, task: dict[str, Any]) -> list[dict[str, Any]]:
-        tool = self._services.tools.get(task["tool"] or "")
+        tool = await self._tool(task["tool"])
         if tool is None:
             raise ToolError(f"tool {task['tool']!r} is no longer configured")
         params = task["params"] or {}
@@ -195,7 +243,7 @@ class TaskService:
         return results
 
     async def _finish(self, task: dict[str, Any], **fields: Any) -> None:
-        if await self._change(task, ("running",), **fields):
+        if await self._change(task, ("running",), fenced=True, **fields):
             logger.info("task %s %s", task["id"], fields["status"])
 
     async def _interrupted(self, task: dict[str, Any]) -> None:
@@ -203,39 +251,56 @@ class TaskService:
         current = await self._store.get(task["id"])
         if current is None or current["status"] != "running":
             return
-        await self._resume_or_fail(current, "the server stopped while this task was running")
+        if current["attempts"] != task["attempts"]:
+            return  # another run holds the task now
+        await self._resume_or_fail(current, RESTART_REASON)
 
     async def _resume_or_fail(self, task: dict[str, Any], why: str) -> None:
-        tool = self._services.tools.get(task["tool"] or "")
-        if tool is not None and tool.retry_safe:
-            if await self._store.update(
-                task["id"], where_status=("running",), status="queued", progress=0
-            ):
+        """Re-queue a running task nobody runs any more when its tool is safe to retry, else
+        fail it; both only while it is still in the run that was read (`attempts`)."""
+        tool = await self._tool(task["tool"])
+        attempts = task["attempts"]
+        if tool is not None and tool.retry_safe and attempts < MAX_ATTEMPTS:
+            if await self._change(task, ("running",), fenced=True, status="queued", progress=0):
                 logger.info("task %s re-queued: %s", task["id"], why)
             return
-        reason = f"{why}; it was not retried because {task['tool']} may charge again for a new run"
-        await self._store.update(
-            task["id"], where_status=("running",), status="failed", error=reason
-        )
-        logger.warning("task %s failed: %s", task["id"], why)
+        if tool is not None and tool.retry_safe:
+            reason = f"{why}; it was not retried again after {attempts} attempts"
+        else:
+            reason = (
+                f"{why}; it was not retried because {task['tool']} may charge again for a new run"
+            )
+        if await self._change(task, ("running",), fenced=True, status="failed", error=reason):
+            logger.warning("task %s failed: %s", task["id"], why)
 
     async def recover(self) -> None:
-        """Tasks left running by a crash are failed or re-queued; queued ones are enqueued."""
-        # TODO(#4): with several server processes (scaled mode) a running task may belong to
-        # another live process; the SAQ queue's heartbeats must decide that instead.
-        for task in await self._store.list_by_status("running"):
-            await self._resume_or_fail(task, "the server stopped while this task was running")
-        for task in await self._store.list_by_status("queued"):
+        """Tasks no live process holds: running ones are failed or re-queued, queued ones are
+        enqueued (again)."""
+        local = self._queue.recover_every_s is None
+        why = RESTART_REASON if local else ABANDONED_REASON
+        for task in await self._queue.unheld(await self._store.list_by_status("running")):
+            await self._resume_or_fail(task, why)
+        for task in await self._queue.unheld(await self._store.list_by_status("queued")):
             await self._queue.enqueue(task["id"], task["provider"] or "")
 
     async def _change(
-        self, task: dict[str, Any], where_status: tuple[str, ...], **fields: Any
+        self,
+        task: dict[str, Any],
+        where_status: tuple[str, ...],
+        *,
+        fenced: bool = False,
+        **fields: Any,
     ) -> bool:
-        """Update the row if its status is one of `where_status`; on success apply the change
-        to the caller's copy and push it as a `task_update`."""
+        """Update the row if its status is one of `where_status` (and, `fenced`, while it is
+        still in the run of `task["attempts"]`); on success apply the change to the caller's
+        copy and push it as a `task_update`."""
         stamp = now_iso()
         if not await self._store.update(
-            task["id"], where_status=where_status, updated_at=stamp, **fields
+            task["id"],
+            where_status=where_status,
+            where_attempts=task["attempts"] if fenced else None,
+            updated_at=stamp,
+            **fields,
         ):
             return False
         task.update(fields, updated_at=stamp)
@@ -264,4 +329,4 @@ class _ProgressReporter:
         overall = min(overall, 99)
         if overall > self._last:
             self._last = overall
-            await self._change(self._task, ("running",), progress=overall)
+            await self._change(self._task, ("running",), fenced=True, progress=overall)
