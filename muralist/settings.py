@@ -44,6 +44,10 @@ class ServerSettings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     redis_prefix: str = "muralist"
+    # Scaled mode: whether `serve` also runs generation tasks (workers always do), and how
+    # often a running task proves its worker alive (a task is taken over after a lapse).
+    run_tasks: bool = True
+    task_heartbeat_s: float = Field(30.0, ge=1, le=3600)
     token: str | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -8,24 +8,56 @@ from typing import TYPE_CHECKING
 
 from muralist.tasks.local import LocalTaskQueue
 from muralist.tasks.queue import TaskQueue
+from muralist.tasks.saq_queue import SaqTaskQueue
 from muralist.tasks.service import TaskService
 
 if TYPE_CHECKING:
     from muralist.services import Services
+    from muralist.settings import ServerSettings
+
+
+def build_queue(
+    settings: ServerSettings, *, worker: bool = False, concurrency: int | None = None
+) -> TaskQueue:
+    """The local queue, or with MURALIST_REDIS_URL the SAQ one (a `worker` always runs tasks;
+    a server runs them unless MURALIST_RUN_TASKS is false)."""
+    if not settings.redis_url:
+        return LocalTaskQueue()
+    return SaqTaskQueue(
+        settings.redis_url,
+        settings.redis_prefix,
+        run_tasks=worker or settings.run_tasks,
+        concurrency=concurrency,
+        heartbeat_s=settings.task_heartbeat_s,
+    )
 
 
 @asynccontextmanager
 async def attach_tasks(services: Services) -> AsyncIterator[None]:
     """Start the task service at start-up (as `services.tasks`) and stop it at shutdown."""
-    # TODO(#4): the scaled mode (MURALIST_REDIS_URL) gets a SAQ queue behind the same interface.
-    service = TaskService(services, LocalTaskQueue())
+    async with running_tasks(services, build_queue(services.settings)):
+        yield
+
+
+@asynccontextmanager
+async def running_tasks(services: Services, queue: TaskQueue) -> AsyncIterator[TaskService]:
+    """A started task service on `queue`, set as `services.tasks` while the block runs."""
+    service = TaskService(services, queue)
     services.tasks = service
     await service.start()
     try:
-        yield
+        yield service
     finally:
         await service.stop()
         services.tasks = None
 
 
-__all__ = ["LocalTaskQueue", "TaskQueue", "TaskService", "attach_tasks"]
+__all__ = [
+    "LocalTaskQueue",
+    "SaqTaskQueue",
+    "TaskQueue",
+    "TaskService",
+    "attach_tasks",
+    "build_queue",
+    "running_tasks",
+]
