@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 from saq import Worker
 from saq.job import Job, Status
 
+from muralist.errors import Unavailable
 from muralist.ids import new_id
 from muralist.tasks.queue import DEFAULT_LIMIT, DEFAULT_LIMITS, Runner
 from muralist.tasks.saq_redis import ProviderQueue
@@ -85,6 +86,7 @@ class SaqTaskQueue:
         self.recover_every_s: float | None = max(10.0, 2 * self.heartbeat_s)
         self.owner = owner or default_owner()
         self._control = f"{prefix}:tasks:control"
+        self._freed = f"{prefix}:tasks:seats-freed"
         self._providers_key = f"{prefix}:tasks:providers"
         self._redis: aioredis.Redis | None = None
         self._queues: dict[str, ProviderQueue] = {}
@@ -112,7 +114,7 @@ class SaqTaskQueue:
         if not self._run_tasks:
             return
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self._control)
+        await pubsub.subscribe(self._control, self._freed)
         self._background = [
             asyncio.create_task(self._listen(pubsub), name="tasks-control"),
             asyncio.create_task(self._renew_seats(), name="tasks-seats"),
@@ -123,6 +125,16 @@ class SaqTaskQueue:
         logger.info("task worker %s consumes %s", self.owner, ", ".join(sorted(self._workers)))
 
     async def enqueue(self, task_id: str, provider: str) -> None:
+        try:
+            await self._enqueue(task_id, provider)
+        except aioredis.RedisError as exc:
+            # The row is stored as queued: a recovery pass enqueues it once Redis is back.
+            logger.warning("could not enqueue task %s: %s", task_id, exc)
+            raise Unavailable(
+                "task queue: Redis is unreachable; the task is stored and will run once it is back"
+            ) from exc
+
+    async def _enqueue(self, task_id: str, provider: str) -> None:
         await self._queue(provider).enqueue(
             JOB_FUNCTION,
             key=self.job_key(task_id),
@@ -140,6 +152,13 @@ class SaqTaskQueue:
             self._consume(provider)
 
     async def abort(self, task_id: str) -> None:
+        try:
+            await self._abort(task_id)
+        except aioredis.RedisError:
+            # The row already says cancelled: a run that goes on cannot write its result.
+            logger.warning("could not reach the run of cancelled task %s", task_id, exc_info=True)
+
+    async def _abort(self, task_id: str) -> None:
         providers = sorted(set(self._queues) | await self._known_providers())
         if providers:
             key = self.job_key(task_id)
@@ -177,7 +196,10 @@ class SaqTaskQueue:
                 for seat in list(queue.seats.held):
                     with contextlib.suppress(aioredis.RedisError):
                         await queue.seats.give_back(seat)
-            await queue.disconnect()
+            try:
+                await queue.disconnect()
+            except aioredis.RedisError:  # unreachable: still let go of its connections
+                await queue.redis.aclose()
         self._queues.clear()
         if self._redis is not None:
             await self._redis.aclose()
@@ -206,7 +228,13 @@ class SaqTaskQueue:
             client = aioredis.from_url(self._url)
             seats = None
             if self._run_tasks:
-                seats = Seats(client, f"{name}:seats", self.limit(provider), 2 * self.heartbeat_s)
+                seats = Seats(
+                    client,
+                    f"{name}:seats",
+                    self.limit(provider),
+                    lease_s=2 * self.heartbeat_s,
+                    channel=self._freed,
+                )
             queue = self._queues[provider] = ProviderQueue(client, name, seats)
         return queue
 
@@ -302,6 +330,9 @@ class SaqTaskQueue:
             if item.get("type") != "message":
                 continue
             try:
+                if item.get("channel") == self._freed.encode():
+                    self._seat_freed(item["data"].decode())
+                    continue
                 message = json.loads(item["data"])
                 if message.get("op") == "cancel":
                     run = self._running.get(str(message.get("task")))
@@ -311,6 +342,11 @@ class SaqTaskQueue:
                     self._consume(str(message.get("name")))
             except Exception:  # one bad message must not stop the listener
                 logger.warning("bad task control message %r", item.get("data"), exc_info=True)
+
+    def _seat_freed(self, key: str) -> None:
+        for queue in self._queues.values():
+            if queue.seats is not None and queue.seats.key == key:
+                queue.seats.freed()
 
     async def _renew_seats(self) -> None:
         while True:

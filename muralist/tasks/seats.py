@@ -4,11 +4,15 @@ A seat is a member of the sorted set `<key>` whose score is the moment its lease
 a seat first drops lapsed leases (their holder died or stalled), then adds one only while
 fewer than `limit` remain. Holders renew their leases well before they end. Times come from
 the Redis server's clock, so hosts whose clocks disagree still agree on who holds what.
+
+A seat given back is announced on `channel` (the seats' key as the message), so processes
+waiting for one try again at once; a slow poll covers lapsed leases and lost messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Iterable
@@ -64,13 +68,16 @@ class Seats:
         key: str,
         limit: int,
         lease_s: float,
-        poll_s: float = 0.5,
+        poll_s: float = 1.0,
+        channel: str | None = None,
     ) -> None:
         self.key = key
         self.limit = max(1, limit)
         self._redis = redis
         self._lease_ms = max(1000, int(lease_s * 1000))
         self._poll_s = poll_s
+        self._channel = channel
+        self._freed = asyncio.Event()
         self._take = redis.register_script(_TAKE)
         self._renew = redis.register_script(_RENEW)
         # One coroutine per process polls for a free seat; the others wait behind it, so a
@@ -90,15 +97,26 @@ class Seats:
         """Wait until a seat is free and take it."""
         async with self._turn:
             while True:
+                self._freed.clear()  # before trying: a seat freed from now on wakes us
                 seat = await self.try_take()
                 if seat is not None:
                     return seat
-                await asyncio.sleep(self._poll_s * (0.5 + random.random()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._freed.wait(), self._poll_s * (0.5 + random.random())
+                    )
+
+    def freed(self) -> None:
+        """A seat was given back somewhere: let the waiting coroutine try again."""
+        self._freed.set()
 
     async def give_back(self, seat: str) -> None:
         """Free a seat (a seat that already lapsed is simply gone)."""
         self.held.discard(seat)
         await self._redis.zrem(self.key, seat)
+        self.freed()
+        if self._channel:
+            await self._redis.publish(self._channel, self.key)
 
     async def renew(self, seats: Iterable[str] | None = None) -> None:
         """Extend the leases of the seats this process holds."""

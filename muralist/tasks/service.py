@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 TERMINAL = ("succeeded", "failed", "cancelled")
 RESTART_REASON = "the server stopped while this task was running"
 ABANDONED_REASON = "the process running this task stopped or stopped answering"
+STOPPED_REASON = "the process running this task was stopped"
 # A retry-safe task whose runs keep dying (a tool that crashes its process) stops here.
 MAX_ATTEMPTS = 3
 MAX_SEARCH_IDS = 100
@@ -253,7 +254,8 @@ class TaskService:
             return
         if current["attempts"] != task["attempts"]:
             return  # another run holds the task now
-        await self._resume_or_fail(current, RESTART_REASON)
+        local = self._queue.recover_every_s is None
+        await self._resume_or_fail(current, RESTART_REASON if local else STOPPED_REASON)
 
     async def _resume_or_fail(self, task: dict[str, Any], why: str) -> None:
         """Re-queue a running task nobody runs any more when its tool is safe to retry, else

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from saq.job import Job, Status
 
+from muralist.errors import Unavailable
 from muralist.tasks.saq_queue import JOB_FUNCTION, SaqTaskQueue
 from tests.support import REDIS_URL
 from tests.tasks.test_local_queue import Gate
@@ -200,3 +201,16 @@ async def test_a_job_just_taken_is_swept_only_when_found_unmarked_twice(processe
     job = await saq_queue.job(web.job_key("taken"))
     assert job is not None and job.status == Status.QUEUED and job.error == "swept"
     assert await saq_queue.count("active") == 0
+
+
+async def test_without_redis_a_create_is_a_503_and_a_cancel_still_answers(
+    redis_prefix: str,
+) -> None:
+    queue = SaqTaskQueue("redis://127.0.0.1:9/0", redis_prefix, run_tasks=False)
+    await queue.start(None)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(Unavailable, match="Redis is unreachable"):
+            await queue.enqueue("t1", "p")
+        await queue.abort("t1")  # logged; the stored row already says cancelled
+    finally:
+        await queue.stop()
