@@ -220,4 +220,3 @@ class ChatService:
         """Cancel running turns and close the providers' HTTP clients."""
         await self.turns.close()
         await self.factory.aclose()
-

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from muralist.tasks.queue import DEFAULT_LIMIT, DEFAULT_LIMITS, Runner
+from muralist.tasks.queue import DEFAULT_LIMIT, DEFAULT_LIMITS, Runner, wait_for_run
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +94,7 @@ class LocalTaskQueue:
             run = asyncio.create_task(self._runner(task_id), name=f"task-{task_id}")
             self._running[task_id] = run
             try:
-                # wait() does not raise the run's own outcome; only this worker's cancellation.
-                await asyncio.wait([run])
-            except asyncio.CancelledError:
-                run.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await run
-                raise
+                await wait_for_run(run)
             finally:
                 self._running.pop(task_id, None)
             if not run.cancelled() and run.exception() is not None:

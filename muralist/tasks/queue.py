@@ -13,6 +13,8 @@ process stopped or died): the runner may treat a task it finds `running` as aban
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -46,3 +48,18 @@ class TaskQueue(Protocol):
 
     async def stop(self) -> None:
         """Cancel running tasks and stop the workers."""
+
+
+async def wait_for_run(run: asyncio.Task[None]) -> None:
+    """Wait until `run` ends; its own outcome is not raised (read it from the task).
+
+    If the waiter is cancelled (a shutdown, an abort), the run is cancelled too and awaited
+    before the cancellation goes on, so a run never outlives the worker that started it.
+    """
+    try:
+        await asyncio.wait([run])
+    except asyncio.CancelledError:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        raise

@@ -32,7 +32,7 @@ from saq.job import Job, Status
 
 from muralist.errors import Unavailable
 from muralist.ids import new_id
-from muralist.tasks.queue import DEFAULT_LIMIT, DEFAULT_LIMITS, Runner
+from muralist.tasks.queue import DEFAULT_LIMIT, DEFAULT_LIMITS, Runner, wait_for_run
 from muralist.tasks.saq_redis import ProviderQueue
 from muralist.tasks.seats import Seats
 
@@ -277,14 +277,7 @@ class SaqTaskQueue:
         self._running[task_id] = run
         beat = asyncio.create_task(self._beat(job), name=f"task-beat-{task_id}")
         try:
-            # wait() does not raise the run's own outcome, only this job's cancellation
-            # (a shutdown, or SAQ's abort).
-            await asyncio.wait([run])
-        except asyncio.CancelledError:
-            run.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await run
-            raise
+            await wait_for_run(run)  # a shutdown or SAQ's abort cancels the run too
         finally:
             beat.cancel()
             if self._running.get(task_id) is run:

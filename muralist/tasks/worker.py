@@ -58,4 +58,3 @@ async def task_worker(
         redis = getattr(sio.manager, "redis", None)
         if redis is not None:
             await redis.aclose()
-

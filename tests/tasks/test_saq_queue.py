@@ -18,6 +18,7 @@ from tests.tasks.test_local_queue import Gate
 
 pytestmark = pytest.mark.usefixtures("redis_prefix")
 
+
 @pytest.fixture
 async def processes(redis_prefix: str) -> AsyncIterator[Callable[..., Any]]:
     """Start SAQ queues ("processes") on the test's prefix; all are stopped afterwards."""
