@@ -94,8 +94,7 @@ async def magic(body: MagicBody, services: ServicesDep) -> Status:
 @router.post("/magic/cancel/{session_id}", response_model=Status, operation_id="cancel_magic")
 async def cancel_magic(session_id: str, services: ServicesDep) -> Status:
     """Stop the session's running magic turn (same registry as chat turns)."""
-    stopped = await (await chat_service(services)).cancel(session_id)
-    return Status(status="cancelled" if stopped else "not_found_or_done")
+    return await cancel(session_id, services)
 
 
 @router.post("/tool_confirmation", response_model=Status, operation_id="tool_confirmation")
