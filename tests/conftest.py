@@ -1,11 +1,13 @@
-"""Shared fixtures: `server` runs Muralist on SQLite and, where reachable, PostgreSQL."""
+"""Shared fixtures: `server` runs Muralist on SQLite and, where reachable, PostgreSQL;
+`llm` is a loopback OpenAI-compatible model fake."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.openai_chat import FakeOpenAIChat
 from tests.support import (
     RunningServer,
     drop_redis_prefix,
@@ -49,3 +51,17 @@ async def redis_prefix() -> AsyncIterator[str]:
     prefix = f"muralist-test-{uuid.uuid4().hex[:8]}"
     yield prefix
     await drop_redis_prefix(prefix)
+
+
+@pytest.fixture(scope="module")
+def llm_server() -> Iterator[FakeOpenAIChat]:
+    """One OpenAI-compatible fake per test module (starting a server per test is slow)."""
+    with FakeOpenAIChat() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm(llm_server: FakeOpenAIChat) -> FakeOpenAIChat:
+    """The module's OpenAI-compatible fake, with no script and no recorded requests."""
+    llm_server.reset()
+    return llm_server

@@ -6,20 +6,6 @@ import pytest
 
 from muralist.agents.models import ModelFactory
 from tests.fakes.anthropic_messages import FakeAnthropic
-from tests.fakes.openai_chat import FakeOpenAIChat
-
-
-@pytest.fixture(scope="module")
-def openai_server() -> Iterator[FakeOpenAIChat]:
-    with FakeOpenAIChat() as fake:
-        yield fake
-
-
-@pytest.fixture
-def openai_fake(openai_server: FakeOpenAIChat) -> FakeOpenAIChat:
-    """The module's OpenAI-compatible fake, with no script and no recorded requests."""
-    openai_server.reset()
-    return openai_server
 
 
 @pytest.fixture(scope="module")

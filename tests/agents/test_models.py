@@ -66,12 +66,12 @@ FAILURES = [
 
 @pytest.mark.parametrize(("reply", "cause"), FAILURES)
 async def test_openai_compatible_failures_name_provider_and_cause(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory, reply: Reply, cause: str
+    llm: FakeOpenAIChat, factory: ModelFactory, reply: Reply, cause: str
 ) -> None:
-    openai_fake.script(reply)
-    config = provider_config(openai_fake.base_url, timeout=0.5)
+    llm.script(reply)
+    config = provider_config(llm.base_url, timeout=0.5)
     runner, seen = make_runner(
-        factory, openai_fake.base_url, [user("hi")], provider="deepseek", config=config
+        factory, llm.base_url, [user("hi")], provider="deepseek", config=config
     )
     with pytest.raises(TurnFailed, match=f"^deepseek \\(test-model\\): .*{cause}"):
         await runner.run()

@@ -23,10 +23,10 @@ PLAN = args({"steps": [{"title": "Sketch"}, {"title": "Paint"}]})
 
 
 async def test_text_answer_streams_deltas_then_stores_named_message(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
+    llm: FakeOpenAIChat, factory: ModelFactory
 ) -> None:
-    openai_fake.script(Reply(chunks=["Hel", "lo ", "there"]))
-    runner, seen = make_runner(factory, openai_fake.base_url, [user("hi")])
+    llm.script(Reply(chunks=["Hel", "lo ", "there"]))
+    runner, seen = make_runner(factory, llm.base_url, [user("hi")])
     await runner.run()
 
     assert seen.types() == ["delta", "delta", "delta", "stored", "all_messages"]
@@ -38,19 +38,19 @@ async def test_text_answer_streams_deltas_then_stores_named_message(
     assert isinstance(final, AllMessages)
     assert final.messages == [user("hi"), stored.message]
 
-    body = openai_fake.requests[0].body
+    body = llm.requests[0].body
     assert body["max_tokens"] == 100
     assert body["messages"][0]["role"] == "system"
     assert "Always be brief." in body["messages"][0]["content"]
     assert sent_tools(body) == ["write_plan", "transfer_to_image_video_creator"]
-    assert openai_fake.requests[0].headers["authorization"] == "Bearer test-key"
+    assert llm.requests[0].headers["authorization"] == "Bearer test-key"
 
 
 async def test_plan_handoff_and_creator_tool_call(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
+    llm: FakeOpenAIChat, factory: ModelFactory
 ) -> None:
     draw = DrawTool()
-    openai_fake.script(
+    llm.script(
         Reply(text="Let me plan.", tool_calls=[ToolCallScript("write_plan", PLAN, fragments=4)]),
         tool("transfer_to_image_video_creator"),
         Reply(
@@ -59,11 +59,11 @@ async def test_plan_handoff_and_creator_tool_call(
         ),
         "Done, enjoy.",
     )
-    runner, seen = make_runner(factory, openai_fake.base_url, [user("a jazz poster")], tools=[draw])
+    runner, seen = make_runner(factory, llm.base_url, [user("a jazz poster")], tools=[draw])
     await runner.run()
 
     assert runner.active == "image_video_creator"
-    assert [sent_tools(r.body) for r in openai_fake.requests] == [
+    assert [sent_tools(r.body) for r in llm.requests] == [
         ["write_plan", "transfer_to_image_video_creator"],
         ["write_plan", "transfer_to_image_video_creator"],
         ["draw", "transfer_to_planner"],
@@ -102,16 +102,13 @@ async def test_plan_handoff_and_creator_tool_call(
     assert last.messages[1:] == stored
     # The creator's first request carries the planner's work and the handoff result.
     assert (
-        tool_messages(openai_fake.requests[2].body)[-1]["tool_call_id"]
-        == stored[2]["tool_calls"][0]["id"]
+        tool_messages(llm.requests[2].body)[-1]["tool_call_id"] == stored[2]["tool_calls"][0]["id"]
     )
 
 
-async def test_event_order_of_a_tool_step(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
-) -> None:
-    openai_fake.script(tool("write_plan", PLAN, fragments=2), "ok")
-    runner, seen = make_runner(factory, openai_fake.base_url, [user("plan it")])
+async def test_event_order_of_a_tool_step(llm: FakeOpenAIChat, factory: ModelFactory) -> None:
+    llm.script(tool("write_plan", PLAN, fragments=2), "ok")
+    runner, seen = make_runner(factory, llm.base_url, [user("plan it")])
     await runner.run()
     assert seen.types() == [
         "tool_call",
@@ -129,11 +126,11 @@ async def test_event_order_of_a_tool_step(
 
 
 async def test_two_tool_calls_in_one_message_run_concurrently(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
+    llm: FakeOpenAIChat, factory: ModelFactory
 ) -> None:
     draw = DrawTool()
     draw.release = asyncio.Event()
-    openai_fake.script(
+    llm.script(
         Reply(
             tool_calls=[
                 ToolCallScript("draw", args({"prompt": "one"})),
@@ -144,7 +141,7 @@ async def test_two_tool_calls_in_one_message_run_concurrently(
     )
     runner, seen = make_runner(
         factory,
-        openai_fake.base_url,
+        llm.base_url,
         [user("two pics")],
         tools=[draw],
         active="image_video_creator",
@@ -160,20 +157,20 @@ async def test_two_tool_calls_in_one_message_run_concurrently(
     assert sorted(a.prompt for a, _ in draw.calls) == ["one", "two"]
     started = [e for e in seen.events if isinstance(e, ToolCallStarted)]
     assert len(started) == 2 and started[0].id != started[1].id
-    second_request = openai_fake.requests[1].body
+    second_request = llm.requests[1].body
     assert {m["tool_call_id"] for m in tool_messages(second_request)} == {s.id for s in started}
 
 
 async def test_unknown_tool_and_bad_arguments_become_tool_errors(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
+    llm: FakeOpenAIChat, factory: ModelFactory
 ) -> None:
-    openai_fake.script(
+    llm.script(
         tool("paint_the_moon", args({"x": 1})),
         tool("write_plan", args({"steps": 5})),
         tool("write_plan", "{not json"),
         "Sorry, recovered.",
     )
-    runner, seen = make_runner(factory, openai_fake.base_url, [user("hi")])
+    runner, seen = make_runner(factory, llm.base_url, [user("hi")])
     await runner.run()
 
     results = [e.message["content"] for e in seen.events if isinstance(e, ToolCallResult)]
@@ -182,12 +179,12 @@ async def test_unknown_tool_and_bad_arguments_become_tool_errors(
     assert "steps" in results[1] and results[1].startswith("Error: invalid arguments")
     assert "not valid JSON" in results[2]
     # The model saw each error and answered in the end.
-    assert tool_messages(openai_fake.requests[1].body)[-1]["content"] == results[0]
+    assert tool_messages(llm.requests[1].body)[-1]["content"] == results[0]
     assert seen.events[-2].message["content"] == "Sorry, recovered."
 
 
 async def test_resumes_with_the_agent_that_spoke_last(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
+    llm: FakeOpenAIChat, factory: ModelFactory
 ) -> None:
     from muralist.agents.history import last_agent
 
@@ -197,42 +194,36 @@ async def test_resumes_with_the_agent_that_spoke_last(
         user("make it blue"),
     ]
     active = last_agent(history, ("planner", "image_video_creator"), "planner")
-    openai_fake.script("Blue it is.")
-    runner, seen = make_runner(
-        factory, openai_fake.base_url, history, tools=[DrawTool()], active=active
-    )
+    llm.script("Blue it is.")
+    runner, seen = make_runner(factory, llm.base_url, history, tools=[DrawTool()], active=active)
     await runner.run()
-    assert sent_tools(openai_fake.requests[0].body) == ["draw", "transfer_to_planner"]
+    assert sent_tools(llm.requests[0].body) == ["draw", "transfer_to_planner"]
     assert seen.events[-2].message["name"] == "image_video_creator"
 
 
-async def test_step_budget_ends_the_turn(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
-) -> None:
-    openai_fake.default = tool("write_plan", PLAN)
+async def test_step_budget_ends_the_turn(llm: FakeOpenAIChat, factory: ModelFactory) -> None:
+    llm.default = tool("write_plan", PLAN)
     runner, seen = make_runner(
-        factory, openai_fake.base_url, [user("loop")], budget=TurnBudget(max_steps=3)
+        factory, llm.base_url, [user("loop")], budget=TurnBudget(max_steps=3)
     )
     with pytest.raises(TurnFailed, match="budget of 3 model calls"):
         await runner.run()
-    assert len(openai_fake.requests) == 3
+    assert len(llm.requests) == 3
 
 
-async def test_token_budget_ends_the_turn(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
-) -> None:
-    openai_fake.default = Reply(tool_calls=[ToolCallScript("write_plan", PLAN)], usage=(600, 100))
+async def test_token_budget_ends_the_turn(llm: FakeOpenAIChat, factory: ModelFactory) -> None:
+    llm.default = Reply(tool_calls=[ToolCallScript("write_plan", PLAN)], usage=(600, 100))
     runner, seen = make_runner(
-        factory, openai_fake.base_url, [user("loop")], budget=TurnBudget(max_tokens=1000)
+        factory, llm.base_url, [user("loop")], budget=TurnBudget(max_tokens=1000)
     )
     with pytest.raises(TurnFailed, match="1400 tokens, over its budget of 1000"):
         await runner.run()
-    assert len(openai_fake.requests) == 2
+    assert len(llm.requests) == 2
 
 
 @pytest.mark.parametrize("answer", [True, False])
 async def test_confirmation_flagged_tool_waits_for_the_user(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory, answer: bool
+    llm: FakeOpenAIChat, factory: ModelFactory, answer: bool
 ) -> None:
     video = DrawTool("make_video", needs_confirmation=True)
     decided = asyncio.get_running_loop().create_future()
@@ -241,10 +232,10 @@ async def test_confirmation_flagged_tool_waits_for_the_user(
         decided.set_result(tool_call_id)
         return answer
 
-    openai_fake.script(tool("make_video", args({"prompt": "waves"}), id="call_v1"), "ok")
+    llm.script(tool("make_video", args({"prompt": "waves"}), id="call_v1"), "ok")
     runner, seen = make_runner(
         factory,
-        openai_fake.base_url,
+        llm.base_url,
         [user("video")],
         tools=[video],
         active="image_video_creator",
@@ -268,10 +259,10 @@ async def test_confirmation_flagged_tool_waits_for_the_user(
 
 
 async def test_cancel_while_streaming_keeps_partial_text(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
+    llm: FakeOpenAIChat, factory: ModelFactory
 ) -> None:
-    openai_fake.script(Reply(chunks=["Once ", "upon ", "a ", "time"] * 50, delay=0.05))
-    runner, seen = make_runner(factory, openai_fake.base_url, [user("story")])
+    llm.script(Reply(chunks=["Once ", "upon ", "a ", "time"] * 50, delay=0.05))
+    runner, seen = make_runner(factory, llm.base_url, [user("story")])
     task = asyncio.create_task(runner.run())
     await seen.wait_for(TextDelta)
     task.cancel()
@@ -286,13 +277,13 @@ async def test_cancel_while_streaming_keeps_partial_text(
 
 
 async def test_cancel_while_a_tool_runs_answers_its_call(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
+    llm: FakeOpenAIChat, factory: ModelFactory
 ) -> None:
     draw = DrawTool()
     draw.release = asyncio.Event()  # never set: the tool hangs
-    openai_fake.script(tool("draw", args({"prompt": "x"}), id="call_slow"))
+    llm.script(tool("draw", args({"prompt": "x"}), id="call_slow"))
     runner, seen = make_runner(
-        factory, openai_fake.base_url, [user("pic")], tools=[draw], active="image_video_creator"
+        factory, llm.base_url, [user("pic")], tools=[draw], active="image_video_creator"
     )
     task = asyncio.create_task(runner.run())
     await asyncio.wait_for(draw.started.wait(), 5)
@@ -307,7 +298,7 @@ async def test_cancel_while_a_tool_runs_answers_its_call(
 
 
 async def test_tool_calls_without_index_are_told_apart_by_id(
-    openai_fake: FakeOpenAIChat, factory: ModelFactory
+    llm: FakeOpenAIChat, factory: ModelFactory
 ) -> None:
     import json
 
@@ -321,8 +312,8 @@ async def test_tool_calls_without_index_are_told_apart_by_id(
         for part in (arguments[:10], arguments[10:]):
             pieces.append(_chunk("m", {"tool_calls": [{"function": {"arguments": part}}]}))
     pieces += [_chunk("m", {}, "tool_calls"), b"data: [DONE]\n\n"]
-    openai_fake.script(Reply(raw=pieces), "ok")
-    runner, seen = make_runner(factory, openai_fake.base_url, [user("two plans")])
+    llm.script(Reply(raw=pieces), "ok")
+    runner, seen = make_runner(factory, llm.base_url, [user("two plans")])
     await runner.run()
     stored = next(e.message for e in seen.events if isinstance(e, MessageCompleted))
     titles = [

@@ -1,7 +1,5 @@
 """POST /api/chat end to end: real server, real Socket.IO clients, loopback model fake."""
 
-from collections.abc import Iterator
-
 import pytest
 
 from muralist.agents.runner import TurnBudget
@@ -10,18 +8,6 @@ from tests.fakes.openai_chat import FakeOpenAIChat, Reply, ToolCallScript, tool
 from tests.support import RunningServer
 
 PLAN = '{"steps": [{"title": "Sketch"}, {"title": "Paint"}]}'
-
-
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[FakeOpenAIChat]:
-    with FakeOpenAIChat() as fake:
-        yield fake
-
-
-@pytest.fixture
-def llm(llm_server: FakeOpenAIChat) -> FakeOpenAIChat:
-    llm_server.reset()
-    return llm_server
 
 
 async def test_whole_turn_reaches_joined_and_unjoined_sockets(

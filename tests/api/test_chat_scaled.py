@@ -1,6 +1,5 @@
 """Scaled mode: a chat turn runs on server A; server B refuses a second turn and cancels it."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,6 @@ from tests.support import (
     require_services,
     running_server,
 )
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeOpenAIChat]:
-    with FakeOpenAIChat() as fake:
-        yield fake
 
 
 @pytest.mark.postgres

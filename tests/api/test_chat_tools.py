@@ -27,18 +27,6 @@ def fakes() -> Iterator[Fakes]:
         yield started
 
 
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[FakeOpenAIChat]:
-    with FakeOpenAIChat() as fake:
-        yield fake
-
-
-@pytest.fixture
-def llm(llm_server: FakeOpenAIChat) -> FakeOpenAIChat:
-    llm_server.reset()
-    return llm_server
-
-
 @pytest.fixture
 async def app(tmp_path: Path, fakes: Fakes, llm: FakeOpenAIChat) -> AsyncIterator[RunningServer]:
     async with configured_server(tmp_path, fakes) as server:

@@ -58,12 +58,6 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealComfyUI]:
         yield server
 
 
-@pytest.fixture
-def llm() -> Iterator[FakeOpenAIChat]:
-    with FakeOpenAIChat() as fake:
-        yield fake
-
-
 async def save_workflow(server: RunningServer, comfyui: RealComfyUI, body: dict) -> None:
     await server.services.config.update({"comfyui": {"url": comfyui.url}})
     response = await server.client.post("/api/settings/comfyui/create_workflow", json=body)
