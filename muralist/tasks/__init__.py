@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from muralist.tasks.local import LocalTaskQueue
 from muralist.tasks.queue import TaskQueue
-from muralist.tasks.saq_queue import SaqTaskQueue
 from muralist.tasks.service import TaskService
 
 if TYPE_CHECKING:
@@ -23,6 +22,9 @@ def build_queue(
     a server runs them unless MURALIST_RUN_TASKS is false)."""
     if not settings.redis_url:
         return LocalTaskQueue()
+    # SAQ (and its scheduler dependencies) load only in the scaled mode.
+    from muralist.tasks.saq_queue import SaqTaskQueue
+
     return SaqTaskQueue(
         settings.redis_url,
         settings.redis_prefix,
@@ -54,7 +56,6 @@ async def running_tasks(services: Services, queue: TaskQueue) -> AsyncIterator[T
 
 __all__ = [
     "LocalTaskQueue",
-    "SaqTaskQueue",
     "TaskQueue",
     "TaskService",
     "attach_tasks",

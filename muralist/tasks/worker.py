@@ -16,7 +16,8 @@ import socketio
 
 from muralist.services import Services, build_services
 from muralist.settings import ServerSettings
-from muralist.tasks import SaqTaskQueue, build_queue, running_tasks
+from muralist.tasks import build_queue, running_tasks
+from muralist.tasks.saq_queue import SaqTaskQueue
 
 logger = logging.getLogger(__name__)
 

@@ -8,12 +8,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+if TYPE_CHECKING:
+    # websockets is imported where a run connects: it is not needed to start the server.
+    from websockets.asyncio.client import ClientConnection
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ class EventStream:
 
     async def next(self) -> dict[str, Any] | None:
         """The next message as {"type", "data"}, or None once the connection has closed."""
+        from websockets.exceptions import ConnectionClosed
+
         while True:
             try:
                 frame = await self._connection.recv()
@@ -241,6 +245,9 @@ class ComfyUIClient:
     @asynccontextmanager
     async def events(self, *, open_timeout: float = 10.0) -> AsyncIterator[EventStream]:
         """Connect /ws?clientId=<ours>; connect before queueing so no message is missed."""
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake, InvalidURI
+
         try:
             # ComfyUI is a local or LAN service: no proxy, and room for large preview frames.
             connection = await connect(
