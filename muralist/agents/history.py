@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic_ai.messages import (
@@ -69,13 +69,13 @@ def repair_history(messages: Sequence[Message]) -> list[Message]:
     for message in messages:
         role = message.get("role")
         if role == "assistant":
-            message = _keep_answered_calls(message, answered)
-            if message is None:
+            kept = _keep_answered_calls(message, answered)
+            if kept is None:
                 continue
-            called.update(call.get("id") for call in message.get("tool_calls") or [])
-        elif role == "tool" and message.get("tool_call_id") not in called:
-            continue
-        repaired.append(message)
+            called.update(call.get("id") for call in kept.get("tool_calls") or [])
+            repaired.append(kept)
+        elif role != "tool" or message.get("tool_call_id") in called:
+            repaired.append(message)
     return repaired
 
 
@@ -207,7 +207,7 @@ def tool_call_dict(call: ToolCallPart) -> Message:
     }
 
 
-def args_text(args: str | dict[str, Any] | None) -> str:
+def args_text(args: str | Mapping[str, Any] | None) -> str:
     """Tool-call arguments as the JSON text OpenAI format carries."""
     if args is None:
         return "{}"

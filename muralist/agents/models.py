@@ -16,6 +16,7 @@ from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError
 from pydantic_ai.models import Model
 from pydantic_ai.models.anthropic import AnthropicModel
 from pydantic_ai.providers.anthropic import AnthropicProvider
+from pydantic_ai.settings import ModelSettings
 
 from muralist.agents.http import LLMClients
 from muralist.agents.openai_model import OpenAICompatModel, ProviderEndpoint
@@ -115,7 +116,9 @@ class ModelFactory:
                 max_retries=0,
                 timeout=endpoint.timeout_s,
             )
-            settings = {"max_tokens": endpoint.max_tokens} if endpoint.max_tokens else None
+            settings = (
+                ModelSettings(max_tokens=endpoint.max_tokens) if endpoint.max_tokens else None
+            )
             return AnthropicModel(
                 model, provider=AnthropicProvider(anthropic_client=sdk), settings=settings
             )

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as redis
 
+from muralist.redis_text import as_text
+
 EVENTS_PER_SESSION = 1000
 SESSIONS_IN_MEMORY = 2000
 REDIS_TTL_SECONDS = 24 * 3600
@@ -90,7 +92,7 @@ class RedisEventLog:
     async def since(self, session_id: str, seq: int) -> list[dict[str, Any]]:
         found = []
         for item in await self._redis.lrange(self._keys(session_id)[1], 0, -1):
-            number, _, body = item.decode().partition(" ")
+            number, _, body = as_text(item).partition(" ")
             if int(number) > seq:
                 found.append({**json.loads(body), "seq": int(number)})
         return found

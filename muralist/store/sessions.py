@@ -123,7 +123,7 @@ class SessionRepo:
     async def list_all_json(self) -> bytes:
         """All sessions, newest first, as a JSON array (served from cache while unchanged)."""
         async with self._engine.connect() as conn:
-            version = (
+            version: int = (
                 await conn.execute(
                     select(change_counters.c.version).where(change_counters.c.name == "sessions")
                 )

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-Runner = Callable[[str], Awaitable[None]]
+Runner = Callable[[str], Coroutine[Any, Any, None]]
 
 # Providers whose limit is not listed run this many tasks at once.
 DEFAULT_LIMIT = 4

@@ -29,9 +29,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from saq import Worker
 from saq.job import Job, Status
+from saq.types import Context
 
 from muralist.errors import Unavailable
 from muralist.ids import new_id
+from muralist.redis_text import as_text
 from muralist.tasks.queue import DEFAULT_LIMIT, DEFAULT_LIMITS, Runner, wait_for_run
 from muralist.tasks.saq_redis import ProviderQueue
 from muralist.tasks.seats import Seats
@@ -240,7 +242,7 @@ class SaqTaskQueue:
 
     async def _known_providers(self) -> set[str]:
         stored = await self.redis.smembers(self._providers_key)
-        return {p.decode() for p in stored} | set(DEFAULT_LIMITS) | self._announced
+        return {as_text(p) for p in stored} | set(DEFAULT_LIMITS) | self._announced
 
     async def _announce(self, provider: str) -> None:
         if await self.redis.sadd(self._providers_key, provider):
@@ -269,7 +271,7 @@ class SaqTaskQueue:
         task = asyncio.create_task(worker.start(), name=f"tasks-worker-{provider}")
         self._workers[provider] = (worker, task)
 
-    async def _perform(self, ctx: dict[str, Any], *, task_id: str) -> None:
+    async def _perform(self, ctx: Context, *, task_id: str) -> None:
         """SAQ's job function: run the task in a task of its own, touching the job meanwhile."""
         assert self._runner is not None
         job: Job = ctx["job"]

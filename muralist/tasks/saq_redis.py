@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from saq.job import Job, Status
 from saq.queue.redis import PubSubMultiplexer, RedisQueue
 
+from muralist.redis_text import as_text
 from muralist.tasks.seats import Seats
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ class ProviderQueue(RedisQueue):
         if not await self.redis.set(self.namespace("sweep"), 1, ex=lock, nx=True):
             return []
         active = self.namespace("active")
-        ids = [raw.decode() for raw in await self.redis.lrange(active, 0, -1)]
+        ids = [as_text(raw) for raw in await self.redis.lrange(active, 0, -1)]
         blobs = await self.redis.mget(ids) if ids else []
         unmarked: set[tuple[str, int, int]] = set()
         suspects: list[Job] = []

@@ -133,6 +133,10 @@ class ToolResult:
     media: list[MediaOutput] = field(default_factory=list)
 
 
+# An alias: inside Tool, `type` names the tool's type attribute, not the builtin.
+ArgsModel = type[BaseModel]
+
+
 class Tool(ABC):
     """A callable generation tool; subclasses set the class attributes and implement `run`."""
 
@@ -141,7 +145,7 @@ class Tool(ABC):
     type: ToolType
     display_name: str
     description: str
-    args_model: type[BaseModel]
+    args_model: ArgsModel
     needs_confirmation: bool = False
     # True when running the tool twice costs nothing extra (local ComfyUI): such a task left
     # running by a crash is re-queued instead of failed.

@@ -12,7 +12,7 @@ from muralist.tools.args import (
     SeedanceLiteT2VArgs,
     Veo3Args,
 )
-from muralist.tools.base import MediaOutput, ToolContext, ToolError
+from muralist.tools.base import ArgsModel, MediaOutput, ToolContext, ToolError
 from muralist.tools.provider_tool import ProviderTool
 from muralist.tools.providers import jaaz, volces
 from muralist.tools.providers.common import MAX_VIDEO_BYTES
@@ -92,7 +92,11 @@ def video_tool(spec: Any) -> ProviderTool:
             return VolcesVideoTool(spec, SeedanceLiteI2VArgs, VIDEO_IMAGES.format(name=name))
         return VolcesVideoTool(spec, SeedanceArgs, VIDEO_IMAGES.format(name=name))
     if spec.provider == "jaaz":
-        models = {"hailuo-02": HailuoArgs, "kling-v2.1-standard": KlingArgs, "veo3-fast": Veo3Args}
+        models: dict[str, ArgsModel] = {
+            "hailuo-02": HailuoArgs,
+            "kling-v2.1-standard": KlingArgs,
+            "veo3-fast": Veo3Args,
+        }
         args_model = models.get(spec.model, SeedanceArgs)
         text = VIDEO_TEXT if args_model is Veo3Args else VIDEO_IMAGES
         return JaazVideoTool(spec, args_model, text.format(name=name))
