@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 import socketio
 import uvicorn
 
+from muralist.agents.attach import chat_service
 from muralist.app import MuralistApp, create_app
 from muralist.services import Services
 from muralist.settings import ServerSettings
@@ -131,9 +132,7 @@ async def running_server(settings: ServerSettings) -> AsyncIterator[RunningServe
             raise RuntimeError("server stopped during start-up")
         await asyncio.sleep(0.01)
     # The chat service loads in the background; tests start once it is there.
-    chat_ready = app.services.extras.get("chat_ready")
-    if chat_ready is not None:
-        await chat_ready
+    await chat_service(app.services)
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}

@@ -9,8 +9,13 @@ import struct
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+# Pillow is imported where a picture is decoded, not here: its import (about 50 ms) would
+# otherwise sit on the server's start-up path through the tool registry.
 
 logger = logging.getLogger(__name__)
 
@@ -33,28 +38,32 @@ class EncodedImage:
     original_format: str
 
 
-def _open(data: bytes) -> Image.Image:
+def open_image(data: bytes, max_pixels: int | None = None) -> Image:
+    """Open a picture lazily (header only), refusing decompression bombs and empty images.
+
+    `max_pixels` defaults to MAX_PIXELS, the limit for generated pictures.
+    """
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombWarning,
-        Image.DecompressionBombError,
-    ) as exc:
-        raise MediaError(f"not a readable image: {exc}") from exc
-    except OSError as exc:
-        raise MediaError(f"not a readable image: {exc}") from exc
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            image = PILImage.open(io.BytesIO(data))
+    except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError) as exc:
+        raise MediaError(f"image is larger than {limit} pixels") from exc
+    except (UnidentifiedImageError, OSError) as exc:
+        raise MediaError("not a readable image") from exc
     width, height = image.size
-    if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+    if width <= 0 or height <= 0 or width * height > limit:
         raise MediaError(f"image of {width}x{height} pixels is outside the accepted size")
     return image
 
 
 def image_size(data: bytes) -> tuple[int, int]:
     """Pixel size of an encoded picture, reading only its header."""
-    return _open(data).size
+    return open_image(data).size
 
 
 def metadata_text(value: object) -> str:
@@ -67,7 +76,9 @@ def to_png(data: bytes, metadata: Mapping[str, object] | None = None) -> Encoded
 
     `metadata` (prompt, model, provider, ...) becomes iTXt chunks, plus `original_format`.
     """
-    image = _open(data)
+    from PIL import PngImagePlugin
+
+    image = open_image(data)
     original_format = (image.format or "unknown").lower()
     try:
         image.load()
@@ -90,7 +101,7 @@ def to_png(data: bytes, metadata: Mapping[str, object] | None = None) -> Encoded
 
 def png_text(data: bytes) -> dict[str, str]:
     """The text chunks of a PNG (what `to_png` wrote)."""
-    image = _open(data)
+    image = open_image(data)
     return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
 
 

@@ -1,13 +1,17 @@
 """Uploaded pictures: decoded safely, re-encoded, shrunk to the requested size."""
 
+from __future__ import annotations
+
 import io
 import mimetypes
-import warnings
 from dataclasses import dataclass
-
-from PIL import Image, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from muralist.errors import BadRequest
+from muralist.media.images import MediaError, open_image
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 # Pillow warns above MAX_IMAGE_PIXELS and refuses at twice that; we refuse at the warning.
 MAX_PIXELS = 50_000_000
@@ -22,37 +26,35 @@ class EncodedImage:
     height: int
 
 
-def _open(data: bytes) -> Image.Image:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise BadRequest(f"file: image is larger than {MAX_PIXELS} pixels")
-            image.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise BadRequest("file: not a readable image") from exc
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise BadRequest(f"file: image is larger than {MAX_PIXELS} pixels") from exc
+def _open(data: bytes) -> Image:
+    try:
+        image = open_image(data, MAX_PIXELS)
+        image.load()
+    except MediaError as exc:
+        raise BadRequest(f"file: {exc}") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadRequest("file: not a readable image") from exc
     return image
 
 
-def _on_white(image: Image.Image) -> Image.Image:
+def _on_white(image: Image) -> Image:
+    from PIL import Image as PILImage
+
     if image.mode in ("RGBA", "LA", "P"):
         rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background = PILImage.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image.convert("RGB")
 
 
-def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+def _encode(image: Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
 
 
-def _shrink_to_jpeg(image: Image.Image, limit: int) -> bytes:
+def _shrink_to_jpeg(image: Image, limit: int) -> bytes:
     """JPEG at falling quality, then at falling size, until it fits in `limit` bytes."""
     rgb = _on_white(image)
     data = b""
@@ -71,8 +73,8 @@ def process_upload(data: bytes, filename: str | None, max_bytes: int) -> Encoded
     image = _open(data)
     if len(data) > max_bytes:
         encoded = _shrink_to_jpeg(image, max_bytes)
-        final = Image.open(io.BytesIO(encoded))
-        return EncodedImage(encoded, "jpg", final.width, final.height)
+        width, height = open_image(encoded).size
+        return EncodedImage(encoded, "jpg", width, height)
     mime, _ = mimetypes.guess_type(filename or "")
     ext = (mime or "").removeprefix("image/").replace("jpeg", "jpg")
     if ext not in _FORMATS:
