@@ -17,8 +17,8 @@ class ToolConfirmations:
         self.timeout_s = timeout_s
         self._pending: dict[tuple[str, str], asyncio.Future[bool]] = {}
 
-    async def wait(self, session_id: str, tool_call_id: str) -> bool:
-        """Wait for the user's answer; False on cancel or when the timeout passes."""
+    async def wait(self, session_id: str, tool_call_id: str) -> bool | None:
+        """Wait for the user's answer: True or False, or None when the timeout passes."""
         key = (session_id, tool_call_id)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
@@ -26,7 +26,7 @@ class ToolConfirmations:
             return await asyncio.wait_for(future, self.timeout_s)
         except TimeoutError:
             logger.info("confirmation of %s timed out after %.0f s", tool_call_id, self.timeout_s)
-            return False
+            return None
         finally:
             # Purged whatever happened, so a late click gets "not found" instead of success.
             if self._pending.get(key) is future:

@@ -53,6 +53,11 @@ logger = logging.getLogger(__name__)
 Sink = Callable[[TurnEvent], Awaitable[None]]
 Confirmer = Callable[[str], Awaitable[bool]]
 STOPPED_TEXT = "The user stopped the turn before this tool finished."
+# How long a stopped turn waits for its cancelled tool calls to clean up (a provider's cancel
+# call, a ComfyUI queue entry removed) before it ends and leaves them to finish on their own.
+TOOL_STOP_GRACE_S = 0.5
+# Tool calls still cleaning up after their turn ended; kept so they are not garbage-collected.
+_cleaning_up: set[asyncio.Task[None]] = set()
 
 
 class TurnFailed(Exception):
@@ -121,6 +126,7 @@ class TurnRunner:
         self.tokens = 0
         self._partial_text = ""
         self._unanswered: dict[str, str] = {}  # tool_call_id -> tool name, while tools run
+        self._stopped = False  # set when the turn stops while tools run; late results are dropped
 
     async def run(self) -> None:
         """Run model steps and their tool calls until the model answers without tools."""
@@ -266,9 +272,14 @@ class TurnRunner:
         self._unanswered = {call.tool_call_id: call.tool_name for call in calls}
         returns: list[ToolReturnPart] = []
         handoff: str | None = None
-        async with asyncio.TaskGroup() as group:
-            for call in calls:
-                group.create_task(self._run_tool(agent, call, returns))
+        tasks = [asyncio.create_task(self._run_tool(agent, call, returns)) for call in calls]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # a sink failure ends the turn like any other error
+        except BaseException:
+            await self._stop_tools(tasks)
+            raise
         for call in calls:
             tool = agent.tool(call.tool_name)
             if tool is not None and tool.handoff_to and handoff is None:
@@ -286,6 +297,8 @@ class TurnRunner:
             "content": text,
             "name": call.tool_name,
         }
+        if self._stopped:
+            return
         self._unanswered.pop(call.tool_call_id, None)
         returns.append(
             ToolReturnPart(tool_name=call.tool_name, content=text, tool_call_id=call.tool_call_id)
@@ -293,6 +306,29 @@ class TurnRunner:
         self.conversation.append(message)
         await self._sink(ToolCallResult(call.tool_call_id, message))
         await self._sink(MessageCompleted(message))
+
+    async def _stop_tools(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Cancel the step's tool calls; the turn ends within the grace period whatever they do.
+
+        A tool that is being cancelled may still make a provider's cancel call, which can take
+        seconds; it finishes in the background instead of holding the session.
+        """
+        self._stopped = True
+        for task in tasks:
+            task.cancel()
+        running = [task for task in tasks if not task.done()]
+        if running:
+            await asyncio.wait(running, timeout=TOOL_STOP_GRACE_S)
+        for task in tasks:
+            if task.done():
+                _retrieve(task)
+            else:
+                logger.info(
+                    "session %s: a stopped tool call is still cleaning up", self._session_id
+                )
+                _cleaning_up.add(task)
+                task.add_done_callback(_cleaning_up.discard)
+                task.add_done_callback(_retrieve)
 
     async def _tool_text(self, agent: SwarmAgent, call: ToolCallPart) -> str:
         tool = agent.tool(call.tool_name)
@@ -321,3 +357,15 @@ class TurnRunner:
         pretty = json.dumps(json.loads(raw), ensure_ascii=False) if raw else "{}"
         await self._sink(ToolCallPending(call.tool_call_id, call.tool_name, pretty))
         return await self._confirm(call.tool_call_id)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Read a stopped tool call's outcome, so an error in its clean-up is logged once."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("a stopped tool call failed while cleaning up", exc_info=task.exception())
+
+
+async def wait_for_stopped_tools(timeout_s: float) -> None:
+    """At shutdown: give tool calls still cleaning up (cancel calls) a moment to end."""
+    if _cleaning_up:
+        await asyncio.wait(set(_cleaning_up), timeout=timeout_s)

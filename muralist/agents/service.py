@@ -18,7 +18,7 @@ from muralist.agents.models import ModelConfigError, ModelFactory
 from muralist.agents.prompts import PLANNER
 from muralist.agents.recorder import TurnRecorder
 from muralist.agents.requests import TurnRequest
-from muralist.agents.runner import TurnBudget, TurnFailed, TurnRunner
+from muralist.agents.runner import TurnBudget, TurnFailed, TurnRunner, wait_for_stopped_tools
 from muralist.agents.swarm import AGENT_NAMES, build_swarm
 from muralist.agents.tools import generation_tools
 from muralist.agents.turns import TurnRegistry
@@ -170,7 +170,8 @@ class ChatService:
         except TurnFailed as exc:
             await recorder.keep(runner.interrupted_messages())
             recorder.send("error", error=str(exc))
-        except asyncio.CancelledError:
+        except BaseException:
+            # A cancel, or a bug: what was said so far (partial text included) is kept.
             await recorder.keep(runner.interrupted_messages())
             await recorder.all_messages(runner.conversation)
             raise
@@ -198,9 +199,16 @@ class ChatService:
     async def _confirmation(self, session_id: str, tool_call_id: str) -> bool:
         await self.turns.mark_pending(session_id, tool_call_id, self.confirmations.timeout_s)
         try:
-            return await self.confirmations.wait(session_id, tool_call_id)
+            answer = await self.confirmations.wait(session_id, tool_call_id)
+        except asyncio.CancelledError:
+            # The turn stopped while the card waited: close it in the UI as cancelled.
+            await self._services.events.session(session_id, "tool_call_cancelled", id=tool_call_id)
+            raise
         finally:
             await self.turns.unmark_pending(session_id, tool_call_id)
+        if answer is None:  # nobody answered in time
+            await self._services.events.session(session_id, "tool_call_cancelled", id=tool_call_id)
+        return bool(answer)
 
     async def confirm_tool(self, session_id: str, tool_call_id: str, confirmed: bool) -> bool:
         """Answer a pending confirmation and tell the UI; False when nothing waits for it."""
@@ -219,4 +227,5 @@ class ChatService:
     async def aclose(self) -> None:
         """Cancel running turns and close the providers' HTTP clients."""
         await self.turns.close()
+        await wait_for_stopped_tools(timeout_s=5.0)
         await self.factory.aclose()

@@ -87,7 +87,7 @@ async def test_confirmation_resolves_once_and_is_purged() -> None:
     assert confirmations.resolve("s", "call", False) is False
 
 
-async def test_confirmation_times_out_as_cancelled() -> None:
+async def test_confirmation_times_out_with_no_answer() -> None:
     confirmations = ToolConfirmations(timeout_s=0.05)
-    assert await confirmations.wait("s", "call") is False
+    assert await confirmations.wait("s", "call") is None
     assert len(confirmations) == 0

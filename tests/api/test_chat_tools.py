@@ -131,6 +131,8 @@ async def test_confirmation_timeout_cancels_the_call(
         await watcher.wait_type("s-late", "done")
     result = await watcher.wait_type("s-late", "tool_call_result")
     assert result["message"]["content"] == CANCELLED_TEXT
+    # The UI closes the Confirm / Cancel card only on this event.
+    assert (await watcher.wait_type("s-late", "tool_call_cancelled"))["id"] == "call_late"
     late = await app.client.post(
         "/api/tool_confirmation",
         json={"session_id": "s-late", "tool_call_id": "call_late", "confirmed": True},
@@ -148,6 +150,7 @@ async def test_cancel_while_waiting_for_confirmation(
         assert (await app.client.post("/api/cancel/s-cw")).json() == {"status": "cancelled"}
         await watcher.wait_type("s-cw", "done")
     assert watcher.types("s-cw").count("done") == 1
+    assert (await watcher.wait_type("s-cw", "tool_call_cancelled"))["id"] == "call_wait"
     stored = (await app.client.get("/api/chat_session/s-cw")).json()
     assert stored[-1] == {
         "role": "tool",
@@ -174,6 +177,37 @@ async def test_cancel_while_a_tool_is_running(
     assert "image_generated" not in watcher.types("s-ct")
     stored = (await app.client.get("/api/chat_session/s-ct")).json()
     assert stored[-1]["content"] == STOPPED_TEXT
+
+
+async def test_cancel_ends_the_turn_while_the_provider_cancel_call_is_slow(
+    app: RunningServer, llm: FakeOpenAIChat, fakes: Fakes
+) -> None:
+    fakes.replicate.endless = True  # the prediction is polled until cancelled
+    fakes.replicate.cancel_gate.clear()  # and Replicate's cancel call hangs
+    llm.script(tool(IMAGE_TOOL, '{"prompt": "slow"}', id="call_slow"))
+    try:
+        async with watching(app, join="s-slow") as (watcher, _):
+            await app.client.post("/api/chat", json=creator_body("s-slow", "pic", IMAGE_TOOL))
+            await fakes.replicate.wait_for_request(lambda r: r.method == "GET")
+            assert (await app.client.post("/api/cancel/s-slow")).json() == {"status": "cancelled"}
+            await fakes.replicate.wait_for_request(lambda r: r.path.endswith("/cancel"))
+            await watcher.wait_type("s-slow", "done")
+            # The turn ended while the provider still held the cancel call, so the session
+            # takes a new turn at once.
+            assert fakes.replicate.cancelled == []
+            llm.script("Back again.")
+            again = await app.client.post("/api/chat", json=creator_body("s-slow", "hi"))
+            assert again.status_code == 200
+            await watcher.wait_type("s-slow", "done", count=2)
+    finally:
+        fakes.replicate.cancel_gate.set()
+    stored = (await app.client.get("/api/chat_session/s-slow")).json()
+    assert {
+        "role": "tool",
+        "tool_call_id": "call_slow",
+        "content": STOPPED_TEXT,
+        "name": IMAGE_TOOL,
+    } in stored
 
 
 def magic_body(session_id: str, image: str | None = SNAPSHOT) -> dict:

@@ -3,13 +3,16 @@
 `POST /v1/models/{owner}/{name}/predictions` (honours `Prefer: wait`), `GET /v1/predictions/{id}`,
 `POST /v1/predictions/{id}/cancel`. Knobs: `polls_needed` (how many GETs before a prediction
 ends; 0 means it is finished when created), `endless` (never ends), `outcome` (`succeeded` or
-`failed` with `failure_reason`), `output_as_list`. Errors use Replicate's problem shape
+`failed` with `failure_reason`), `output_as_list`, `cancel_gate` (a threading.Event; clear it
+to hold cancel calls, recorded, until it is set again). Errors use Replicate's problem shape
 `{"title", "detail", "status"}`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import threading
 from typing import Any
 
 from starlette.applications import Starlette
@@ -45,6 +48,8 @@ class FakeReplicate(FakeProvider):
         self.output_as_list = False
         self.predictions: dict[str, dict[str, Any]] = {}
         self.cancelled: list[str] = []
+        self.cancel_gate = threading.Event()
+        self.cancel_gate.set()
 
     @property
     def base_url(self) -> str:
@@ -113,6 +118,8 @@ class FakeReplicate(FakeProvider):
         entry, refusal = await self.admit(request)
         if refusal:
             return refusal
+        if not self.cancel_gate.is_set():
+            await asyncio.to_thread(self.cancel_gate.wait, 30)
         prediction = self.predictions.get(request.path_params["pid"])
         if prediction is None:
             return replicate_error(404, "Not found.")
