@@ -38,6 +38,19 @@ class Services:
     tasks: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def provider_entry(self, name: str) -> dict[str, Any] | None:
+        """A provider's config.toml entry, as chat uses it.
+
+        Ollama needs no entry of its own: its URL falls back to MURALIST_OLLAMA_URL, the same
+        address `GET /api/list_models` lists Ollama's models from.
+        """
+        entry = self.config.get(name)
+        if name != "ollama":
+            return entry
+        merged = dict(entry or {})
+        merged["url"] = str(merged.get("url") or "").strip() or self.settings.ollama_url
+        return merged
+
     async def close(self) -> None:
         await self.models.close()
         await self.events.close()
@@ -61,10 +74,6 @@ async def build_services(settings: ServerSettings, sio: socketio.AsyncServer) ->
     events = EventHub(sio, event_log)
     register_handlers(sio, events)
 
-    def ollama_url() -> str:
-        entry = config.get("ollama") or {}
-        return str(entry.get("url") or settings.ollama_url)
-
     services = Services(
         settings=settings,
         store=store,
@@ -74,7 +83,8 @@ async def build_services(settings: ServerSettings, sio: socketio.AsyncServer) ->
         http=http,
         files=FileStore(settings.files_dir),
         tools=ToolRegistry(config, store.workflows),
-        models=ModelDiscovery(http, ollama_url),
+        # Read when models are listed, so the URL follows config.toml changes.
+        models=ModelDiscovery(http, lambda: str((services.provider_entry("ollama") or {})["url"])),
     )
     await services.tools.rebuild()
     return services

@@ -162,7 +162,7 @@ class MagicFlow:
     async def _describe(self, provider: str, model_name: str, image: str) -> str:
         try:
             model = self._factory.build(
-                provider, self._services.config.get(provider), model_name, self._proxy
+                provider, self._services.provider_entry(provider), model_name, self._proxy
             )
             snapshot = BinaryContent.from_data_uri(image)
             messages = [

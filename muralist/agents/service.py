@@ -140,7 +140,7 @@ class ChatService:
         try:
             model = self.factory.build(
                 request.provider,
-                services.config.get(request.provider),
+                services.provider_entry(request.provider),
                 request.model,
                 proxy_url(self._proxy_setting()),
             )

@@ -1,11 +1,13 @@
 """POST /api/chat end to end: real server, real Socket.IO clients, loopback model fake."""
 
+from pathlib import Path
+
 import pytest
 
 from muralist.agents.runner import TurnBudget
 from tests.agents.socket_support import MODEL, PROVIDER, chat_body, configure_provider, watching
 from tests.fakes.openai_chat import FakeOpenAIChat, Reply, ToolCallScript, tool
-from tests.support import RunningServer
+from tests.support import RunningServer, make_settings, running_server
 
 PLAN = '{"steps": [{"title": "Sketch"}, {"title": "Paint"}]}'
 
@@ -29,6 +31,19 @@ async def test_whole_turn_reaches_joined_and_unjoined_sockets(
     assert kinds == stock.types("s-full")
     assert kinds[0] == "delta" and kinds[-1] == "done" and kinds.count("done") == 1
     assert kinds.count("tool_call") == 2 and kinds.count("tool_call_result") == 2
+    # Wire fields the UI reads (contract 3.3): the literal "{}" as arguments, then fragments.
+    started = [u for u in joined.of("s-full") if u["type"] == "tool_call"]
+    assert [(u["name"], u["arguments"]) for u in started] == [
+        ("write_plan", "{}"),
+        ("transfer_to_image_video_creator", "{}"),
+    ]
+    plan_id = started[0]["id"]
+    assert plan_id and plan_id != started[1]["id"]
+    fragments = {u["id"]: "" for u in started}
+    for update in joined.of("s-full"):
+        if update["type"] == "tool_call_arguments":
+            fragments[update["id"]] += update["text"]
+    assert fragments == {plan_id: PLAN, started[1]["id"]: "{}"}
     seqs = [u["seq"] for u in joined.of("s-full")]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     final = [u for u in joined.of("s-full") if u["type"] == "all_messages"][-1]["messages"]
@@ -347,3 +362,21 @@ async def test_cancel_right_after_post_ends_the_turn_and_frees_the_session(
         await server.client.post("/api/cancel/s-quick")
         await watcher.wait_type("s-quick", "done", count=2)
     assert watcher.types("s-quick").count("done") == 2
+
+
+async def test_ollama_chats_at_the_address_its_models_are_listed_from(
+    tmp_path: Path, llm: FakeOpenAIChat
+) -> None:
+    # Ollama's URL left empty in config.toml: list_models and chat both use MURALIST_OLLAMA_URL.
+    settings = make_settings(tmp_path / "data", ollama_url=llm.base_url.removesuffix("v1/"))
+    async with running_server(settings) as server:
+        await configure_provider(server, llm.base_url)
+        await server.services.config.update({"ollama": {"url": "", "api_key": ""}})
+        llm.script("Hello from a local model.")
+        body = chat_body("s-ollama", "hi")
+        body["text_model"] = {"provider": "ollama", "model": "llama3", "url": "", "type": "text"}
+        async with watching(server, join="s-ollama") as (watcher, _):
+            await server.client.post("/api/chat", json=body)
+            await watcher.wait_type("s-ollama", "done")
+        assert "error" not in watcher.types("s-ollama")
+        assert llm.requests[-1].body["model"] == "llama3"
