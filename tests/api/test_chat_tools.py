@@ -2,10 +2,12 @@
 tool confirmation, cancel at each stage, and magic (cloud and local)."""
 
 import base64
+import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from muralist.agents.magic import NO_IMAGE, SUCCESS
 from muralist.agents.runner import STOPPED_TEXT
@@ -281,10 +283,32 @@ async def test_local_magic_with_a_vision_model_and_an_image_tool(
     canvas = (await app.client.get("/api/canvas/canvas1")).json()
     element = next(e for e in canvas["data"]["elements"] if e["id"] == generated["element"]["id"])
     assert element["width"] == generated["element"]["width"]
+    # Placed at half the picture's pixel size, as the UI expects of magic results.
+    picture = await app.client.get(generated["image_url"])
+    width, height = Image.open(io.BytesIO(picture.content)).size
+    assert (element["width"], element["height"]) == (round(width / 2), round(height / 2))
     # The first image tool that can edit got the snapshot as its input picture.
     edit = await fakes.openai.wait_for_request(lambda r: r.path.endswith("/images/edits"))
     assert edit.form["prompt"] == "A neon city skyline at dusk, cinematic, teal and orange."
     assert edit.files["image"][0][1] == png_bytes(64, 48)
+
+
+async def test_local_magic_tells_the_user_when_the_vision_model_fails(
+    app: RunningServer, llm: FakeOpenAIChat
+) -> None:
+    await app.services.config.update({"jaaz": {"url": "", "api_key": ""}})
+    await app.services.tools.rebuild()
+    await app.services.user_settings.update({"magic_model": f"{PROVIDER}:vision-1"})
+    llm.script(Reply(status=401, error="Incorrect API key provided"))
+    async with watching(app) as (watcher, _):
+        await app.client.post("/api/magic", json=magic_body("s-badkey"))
+        await watcher.wait_type("s-badkey", "done")
+    final = (await watcher.wait_type("s-badkey", "all_messages"))["messages"]
+    text = final[-1]["content"][0]["text"]
+    assert text.startswith("✨ Magic Generation Error: ") and PROVIDER in text
+    assert "authentication failed" in text and "image_generated" not in watcher.types("s-badkey")
+    stored = (await app.client.get("/api/chat_session/s-badkey")).json()
+    assert stored[-1] == final[-1]
 
 
 async def test_local_magic_without_models_says_what_to_configure(tmp_path: Path) -> None:
