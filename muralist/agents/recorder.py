@@ -1,9 +1,12 @@
 """The turn recorder: stores each complete message and sends each event of a turn, in order.
 
-Events leave through an outbox drained by a sender task, so a slow socket never slows the
-model stream. While events wait in the outbox, text deltas (and argument fragments of the same
-tool call) are merged and a newer `all_messages` replaces an older one: a client that falls
-behind gets fewer, larger updates with the same content, and the UI appends text either way.
+Events leave through an outbox drained by a sender task, so emitting never slows the model
+stream. While events wait in the outbox (the model streams faster than the server hands
+events to Socket.IO, as with a burst of small chunks read at once), text deltas (and argument
+fragments of the same tool call) are merged and a newer `all_messages` replaces an older one:
+clients get fewer, larger updates with the same content, and the UI appends text either way.
+Socket.IO's own per-client queue is not bounded here: a client that reads slowly is sent
+every event that left the outbox.
 
 A long answer is also checkpointed while it streams (about once a second), so a crash keeps
 what was said so far; the final message then replaces the checkpoint row.
