@@ -101,7 +101,9 @@ class MagicFlow:
         except ToolError as exc:
             return reply(f"✨ Magic Generation Error: {exc.message}")
         links = "\n\n".join(f"![image_id: {o.file_name}]({o.url})" for o in outputs)
-        return reply(f"{SUCCESS}\n\nResult url: {outputs[0].url}\n\n{links}")
+        # The cloud's own result URL when there is one (contract section 11), else ours.
+        result_url = outputs[0].source_url or outputs[0].url
+        return reply(f"{SUCCESS}\n\nResult url: {result_url}\n\n{links}")
 
     async def _cloud(
         self, tool: Tool, image: str, request: TurnRequest, call_id: str

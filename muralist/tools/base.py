@@ -123,6 +123,7 @@ class MediaOutput:
     height: int
     mime_type: str
     element_id: str | None = None  # canvas element / file id when it was placed
+    source_url: str | None = None  # where the provider served it, when that is worth telling
 
 
 @dataclass

@@ -5,6 +5,7 @@ Hidden from /api/list_tools; the magic chat route and the V1 `magic` task call i
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -44,7 +45,8 @@ class MagicTool(ProviderTool):
         if not data:
             raise ToolError("magic: the result is empty")
         meta = {"model": "magic", "provider": self.provider, "original_url": result_url}
-        return [await publish_image(ctx, data, metadata=meta, scale=0.5)]
+        output = await publish_image(ctx, data, metadata=meta, scale=0.5)
+        return [dataclasses.replace(output, source_url=result_url)]
 
 
 def magic_tool() -> MagicTool:

@@ -236,6 +236,7 @@ async def test_magic_through_the_jaaz_cloud(app: RunningServer, fakes: Fakes) ->
     final = (await watcher.wait_type("s-magic", "all_messages"))["messages"]
     reply = final[-1]["content"][0]["text"]
     assert reply.startswith(SUCCESS) and generated["image_url"] in reply
+    assert f"Result url: {fakes.jaaz.origin}/files/" in reply  # the cloud's own result URL
     stored = (await app.client.get("/api/chat_session/s-magic")).json()
     assert stored == final
     assert any(r.path.endswith("/image/magic") for r in fakes.jaaz.requests)
