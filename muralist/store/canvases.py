@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -139,16 +141,27 @@ class CanvasRepo:
         query = select(canvases.c.data).where(canvases.c.id == canvas_id)
         if self._postgres:
             query = query.with_for_update()
+        else:
+            # SQLite has no row locks and the driver begins a transaction only at the first
+            # write: a write first takes the database's write lock, so another process's edit
+            # waits instead of being overwritten (SQLite's busy timeout bounds the wait).
+            await conn.execute(
+                update(canvases).where(canvases.c.id == canvas_id).values(id=canvases.c.id)
+            )
         row = (await conn.execute(query)).first()
         if row is not None:
             return parse_scene(row.data)
+        # Another process may create the same canvas at this moment: its insert wins and ours
+        # does nothing (PostgreSQL waits for its transaction), then we read and lock its row.
         now = now_iso()
+        dialect_insert = pg_insert if self._postgres else sqlite_insert
         await conn.execute(
-            insert(canvases).values(
-                id=canvas_id, name=name, thumbnail="", created_at=now, updated_at=now
-            )
+            dialect_insert(canvases)
+            .values(id=canvas_id, name=name, thumbnail="", created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=[canvases.c.id])
         )
-        return {}
+        row = (await conn.execute(query)).first()
+        return parse_scene(row.data) if row is not None else {}
 
     def _lock(self, canvas_id: str) -> asyncio.Lock:
         lock = self._locks.get(canvas_id)

@@ -76,6 +76,24 @@ async def test_edit_creates_a_missing_canvas(store: Store) -> None:
     assert saved["data"]["files"] == {"im_1": {"id": "im_1"}}
 
 
+async def test_two_processes_creating_one_canvas_lose_nothing(database_url: str) -> None:
+    # Two stores stand for two server processes: their in-process canvas locks are separate,
+    # so only the database keeps them from inserting the same new canvas twice.
+    stores = [await Store.open(database_url), await Store.open(database_url)]
+    try:
+
+        async def add(store: Store, element_id: int) -> None:
+            async with store.canvases.edit("born-twice") as scene:
+                scene["elements"] = [*scene["elements"], {"id": element_id}]
+
+        await asyncio.gather(*(add(stores[n % 2], n) for n in range(10)))
+        scene = (await stores[0].canvases.get("born-twice"))["data"]
+        assert sorted(e["id"] for e in scene["elements"]) == list(range(10))
+    finally:
+        for store in stores:
+            await store.close()
+
+
 async def test_tasks_round_trip_json_fields(store: Store) -> None:
     task = await store.tasks.create("t1", type="image", params={"prompt": "cat"}, tool="x")
     assert task["status"] == "queued" and task["params"] == {"prompt": "cat"}
