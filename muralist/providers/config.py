@@ -12,6 +12,8 @@ import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from muralist.errors import BadRequest
+from muralist.nesting import check_nesting
+from muralist.providers.http import check_service_url
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ def mask_key(key: str) -> str:
     return key[:3] + MASK_CHAR * 8 + key[-4:]
 
 
-def _validate(body: Any) -> dict[str, dict[str, Any] | None]:
+def _validate(body: Any, *, check_urls: bool = True) -> dict[str, dict[str, Any] | None]:
     if not isinstance(body, dict):
         raise BadRequest("body: must be an object of providers")
     checked: dict[str, dict[str, Any] | None] = {}
@@ -98,6 +100,9 @@ def _validate(body: Any) -> dict[str, dict[str, Any] | None]:
         if entry is None:
             checked[name] = None
             continue
+        # Before pydantic and TOML see it: both fail on deep values in ways that are hard to
+        # report (recursion errors, a file the next start cannot parse).
+        check_nesting(entry, name)
         try:
             model = ProviderEntry.model_validate(entry)
         except ValidationError as exc:
@@ -106,6 +111,8 @@ def _validate(body: Any) -> dict[str, dict[str, Any] | None]:
             raise BadRequest(f"{where}: {first['msg']}") from exc
         checked[name] = model.model_dump(exclude_none=True)
         _check_storable(checked[name], name)
+        if check_urls:
+            check_service_url(model.url, f"{name}.url")
     return checked
 
 
@@ -127,6 +134,19 @@ def _check_storable(value: Any, where: str) -> None:
             _check_storable(item, f"{where}.{index}")
 
 
+def _unmasked_key(posted: str, stored: str, provider: str) -> str:
+    """The key to store for a posted `api_key`: a masked value means "keep this provider's
+    stored key" and nothing else, so a mask copied from another provider is never stored."""
+    if MASK_CHAR not in posted:
+        return posted
+    if stored and posted == mask_key(stored):
+        return stored
+    raise BadRequest(
+        f"{provider}.api_key: a masked key can only keep this provider's stored key;"
+        " enter the full key"
+    )
+
+
 class ProviderConfig:
     """The providers of config.toml; `update` validates, keeps masked keys and writes atomically."""
 
@@ -146,7 +166,9 @@ class ProviderConfig:
             return
         try:
             stored = tomlkit.parse(self.path.read_text(encoding="utf-8")).unwrap()
-            checked = _validate(stored)
+            # A hand-written URL that is not one must not stop the server: the calls that use
+            # it answer with an error, and the settings page refuses it until it is fixed.
+            checked = _validate(stored, check_urls=False)
         except (tomlkit.exceptions.TOMLKitError, BadRequest, UnicodeDecodeError) as exc:
             raise ValueError(f"{self.path} is not a valid provider configuration: {exc}") from exc
         self._providers = self._merge_defaults(
@@ -195,9 +217,9 @@ class ProviderConfig:
                 if entry is None:
                     new.pop(name, None)
                     continue
-                stored_key = current.get(name, {}).get("api_key", "")
-                if stored_key and entry.get("api_key") == mask_key(stored_key):
-                    entry["api_key"] = stored_key
+                entry["api_key"] = _unmasked_key(
+                    entry.get("api_key", ""), current.get(name, {}).get("api_key", ""), name
+                )
                 if name == "jaaz":
                     entry["url"] = self._jaaz_url
                 if name not in self._defaults:

@@ -23,14 +23,46 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+def _parse_url(value: str, field: str, schemes: tuple[str, ...]) -> httpx.URL:
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise BadRequest(f"{field}: {value!r} is not a valid URL ({exc})") from exc
+    if url.scheme not in schemes:
+        allowed = ", ".join(f"{scheme}://" for scheme in schemes)
+        raise BadRequest(f"{field}: {value!r} must start with {allowed}")
+    if not url.host:
+        raise BadRequest(f"{field}: {value!r} has no host name")
+    return url
+
+
+def check_service_url(value: str, field: str) -> str:
+    """A provider's base URL: empty (not configured) or http(s) with a host."""
+    if value.strip():
+        _parse_url(value.strip(), field, ("http", "https"))
+    return value
+
+
+# httpx speaks socks5 through the socksio package, and no socks4 at all.
+PROXY_URL_SCHEMES = ("http", "https", "socks5")
+
+
+def check_proxy_url(value: str, field: str = "proxy") -> str:
+    """A proxy URL httpx can use: http, https or socks5 with a host."""
+    if value.startswith("socks4://"):
+        raise BadRequest(f"{field}: socks4 proxies are not supported, use socks5:// instead")
+    _parse_url(value, field, PROXY_URL_SCHEMES)
+    return value
+
+
 def proxy_options(proxy: str) -> dict[str, Any]:
     """httpx client options for a proxy setting: `no_proxy`/"", `system`, or a URL."""
     if proxy in ("", "no_proxy"):
         return {"trust_env": False}
     if proxy == "system":
         return {"trust_env": True, "mounts": dict(_DIRECT)}
-    if proxy.startswith("socks4://"):
-        raise BadRequest("proxy: socks4 proxies are not supported, use socks5://")
+    # Settings are checked when saved; this guards a settings.json edited by hand.
+    check_proxy_url(proxy)
     return {"trust_env": False, "proxy": proxy, "mounts": dict(_DIRECT)}
 
 

@@ -14,10 +14,10 @@ async def _set_config(server: RunningServer, changes: dict) -> None:
     assert response.json()["status"] == "success", response.text
 
 
-async def test_models_need_url_and_key(sqlite_server: RunningServer) -> None:
-    assert (await sqlite_server.client.get("/api/list_models")).json() == []
+async def test_models_need_url_and_key(server: RunningServer) -> None:
+    assert (await server.client.get("/api/list_models")).json() == []
     await _set_config(
-        sqlite_server,
+        server,
         {
             "openai": {
                 "url": "https://api.openai.com/v1/",
@@ -31,7 +31,7 @@ async def test_models_need_url_and_key(sqlite_server: RunningServer) -> None:
             "nokey": {"url": "http://127.0.0.1:9/v1", "api_key": " ", "models": {"m": {}}},
         },
     )
-    models = (await sqlite_server.client.get("/api/list_models")).json()
+    models = (await server.client.get("/api/list_models")).json()
     pairs = [(m["provider"], m["model"]) for m in models if m["provider"] != "ollama"]
     assert ("openai", "gpt-4o") in pairs
     assert ("openai", "gpt-4o-mini") in pairs  # a default model stays listed
@@ -63,21 +63,21 @@ async def test_ollama_models_discovered_without_blocking(tmp_path: Path) -> None
             assert found == [("llama3.2:3b", ollama.url), ("qwen2.5:7b", ollama.url)]
 
 
-async def test_tools_follow_configured_keys(sqlite_server: RunningServer) -> None:
-    assert (await sqlite_server.client.get("/api/list_tools")).json() == []
+async def test_tools_follow_configured_keys(server: RunningServer) -> None:
+    assert (await server.client.get("/api/list_tools")).json() == []
     await _set_config(
-        sqlite_server,
+        server,
         {
             "replicate": {"url": "https://api.replicate.com/v1/", "api_key": "r8_abcdefghijkl"},
         },
     )
-    tools = (await sqlite_server.client.get("/api/list_tools")).json()
+    tools = (await server.client.get("/api/list_tools")).json()
     assert tools and all(t["provider"] == "replicate" for t in tools)
     assert {"id", "provider", "type", "display_name"} == set(tools[0])
     assert "write_plan" not in [t["id"] for t in tools]
 
-    await sqlite_server.client.post("/api/config", json={"replicate": None})
-    assert (await sqlite_server.client.get("/api/list_tools")).json() == []
+    await server.client.post("/api/config", json={"replicate": None})
+    assert (await server.client.get("/api/list_tools")).json() == []
 
 
 async def test_sessions_newest_first_and_cache_follows_writes(server: RunningServer) -> None:
