@@ -4,6 +4,7 @@ import json
 import logging
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -39,6 +40,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return ErrorResponse({"detail": "internal error; the server log has the details"}, 500)
 
 
+async def _invalid_outgoing_url(request: Request, exc: Exception) -> JSONResponse:
+    # URLs are checked when saved, so this is a config.toml or settings.json edited by hand:
+    # the server could not make its outgoing call, which is a bad gateway, not a crash.
+    log.warning("invalid outgoing URL in %s %s: %s", request.method, request.url.path, exc)
+    message = f"an outgoing request has an invalid URL ({exc}); check the provider settings"
+    return ErrorResponse({"detail": message}, 502)
+
+
 # PostgreSQL's "character not in repertoire": it cannot store NUL (U+0000) in text, which
 # SQLite can; a NUL in any id, name or body field would otherwise answer 500 there.
 _NUL_IN_TEXT = "22021"
@@ -57,4 +66,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MuralistError, _muralist_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(httpx.InvalidURL, _invalid_outgoing_url)
     app.add_exception_handler(Exception, _unexpected)

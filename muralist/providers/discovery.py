@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from muralist.errors import MuralistError
 from muralist.providers.http import HttpClientFactory
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,15 @@ class ModelDiscovery:
                     for entry in entries
                     if isinstance(entry, dict) and isinstance(entry.get("name"), str)
                 ]
-            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            except (
+                httpx.HTTPError,
+                httpx.InvalidURL,
+                MuralistError,
+                ValueError,
+                AttributeError,
+            ) as exc:
+                # A background task: an error left unhandled here is only ever logged as
+                # "Task exception was never retrieved", and the cache would never refresh.
                 log.debug("no Ollama models from %s: %s", url, exc)
         self._models = models
         self._fetched_at = time.monotonic()

@@ -10,11 +10,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from muralist.errors import BadRequest
+from muralist.nesting import check_nesting
 from muralist.providers.config import atomic_write_text
+from muralist.providers.http import check_proxy_url
 
 log = logging.getLogger(__name__)
 
+# The schemes the proxy status route calls a custom proxy (the contract's list); saving one
+# is stricter, see check_proxy.
 PROXY_SCHEMES = ("http://", "https://", "socks4://", "socks5://")
+# Linux refuses longer names with ENAMETOOLONG, which would fail every material route.
+_MAX_NAME_BYTES = 255
+_MAX_PATH_BYTES = 4096
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Muralist, a design assistant working on an infinite canvas. Answer in the "
@@ -24,12 +31,30 @@ DEFAULT_SYSTEM_PROMPT = (
 
 
 def check_proxy(value: str) -> str:
-    """Accept `no_proxy`, `system`, "" (same as no proxy) or a proxy URL."""
-    if value in ("", "no_proxy", "system") or value.startswith(PROXY_SCHEMES):
+    """Accept `no_proxy`, `system`, "" (same as no proxy) or a proxy URL httpx can use."""
+    if value in ("", "no_proxy", "system"):
         return value
-    raise ValueError(
-        "must be 'no_proxy', 'system' or a URL starting with " + ", ".join(PROXY_SCHEMES)
-    )
+    if "://" not in value:
+        raise ValueError("must be 'no_proxy', 'system' or a proxy URL such as http://host:port")
+    try:
+        check_proxy_url(value)
+    except BadRequest as exc:
+        raise ValueError(exc.message.removeprefix("proxy: ")) from None
+    return value
+
+
+def check_folder(folder: str) -> str:
+    """A material folder: an absolute path the operating system can look up."""
+    if "\x00" in folder:
+        raise ValueError("a path may not contain NUL (\\u0000) characters")
+    if not Path(folder).is_absolute():
+        raise ValueError(f"{folder!r} is not an absolute path")
+    encoded = folder.encode("utf-8", "surrogateescape")
+    if len(encoded) > _MAX_PATH_BYTES or any(
+        len(part) > _MAX_NAME_BYTES for part in encoded.split(b"/")
+    ):
+        raise ValueError(f"{folder[:80]!r}... is longer than the file system allows")
+    return folder
 
 
 class UserSettingsModel(BaseModel):
@@ -48,18 +73,15 @@ class UserSettingsModel(BaseModel):
 
     @field_validator("material_dirs")
     @classmethod
-    def _absolute_dirs(cls, dirs: list[str]) -> list[str]:
-        for folder in dirs:
-            if not Path(folder).is_absolute():
-                raise ValueError(f"{folder!r} is not an absolute path")
-        return dirs
+    def _usable_dirs(cls, dirs: list[str]) -> list[str]:
+        return [check_folder(folder) for folder in dirs]
 
 
 def _first_error(exc: ValidationError) -> BadRequest:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
     message = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
-    return BadRequest(f"{where}: {message}")
+    return BadRequest(f"{where}: {message.removeprefix('Value error, ')}")
 
 
 class UserSettings:
@@ -77,8 +99,9 @@ class UserSettings:
             return
         try:
             stored = json.loads(self.path.read_text(encoding="utf-8"))
+            check_nesting(stored, "settings")
             self._data = UserSettingsModel.model_validate(stored).model_dump()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError, BadRequest) as exc:
             log.warning("ignoring unreadable settings file %s: %s", self.path, exc)
 
     @property
@@ -92,6 +115,9 @@ class UserSettings:
         """Merge `changes` (dict values one level deep) after validating the result."""
         if not isinstance(changes, dict):
             raise BadRequest("body: must be an object of settings")
+        # Deep values would be stored, then break every later read (deepcopy, pydantic).
+        for key, value in changes.items():
+            check_nesting(value, str(key))
         async with self._lock:
             merged = copy.deepcopy(self._data)
             for key, value in changes.items():

@@ -73,8 +73,8 @@ async def test_workflow_validation_names_the_field(server: RunningServer) -> Non
     assert len((await client.get("/api/settings/comfyui/list_workflows")).json()) == 1
 
 
-async def test_helpers_reach_only_the_configured_comfyui(sqlite_server: RunningServer) -> None:
-    client = sqlite_server.client
+async def test_helpers_reach_only_the_configured_comfyui(server: RunningServer) -> None:
+    client = server.client
     async with FakeComfyUI() as comfy:
         config = (await client.get("/api/config")).json()
         config["comfyui"]["url"] = comfy.url
@@ -104,3 +104,19 @@ async def test_helpers_reach_only_the_configured_comfyui(sqlite_server: RunningS
     down = await client.post("/api/comfyui/object_info", json={"url": url})
     assert down.status_code == 503
     assert "not available" in down.json()["detail"]
+
+
+async def test_a_hand_edited_comfyui_url_that_is_not_a_url_is_a_400(server: RunningServer) -> None:
+    config = server.services.config
+    text = config.path.read_text().replace('"http://127.0.0.1:8188"', '"http://[::1"')
+    config.path.write_text(text)
+    config.load()
+    assert config.get("comfyui")["url"] == "http://[::1"
+
+    for route, body in (
+        ("/api/comfyui/object_info", {"url": "http://[::1"}),
+        ("/api/settings/comfyui/proxy", {"url": "http://[::1", "path": "/system_stats"}),
+    ):
+        response = await server.client.post(route, json=body)
+        assert response.status_code == 400, route
+        assert response.json()["detail"].startswith("url"), response.json()

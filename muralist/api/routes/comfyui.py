@@ -140,6 +140,12 @@ async def _get_json(services: Services, url: str, timeout: float) -> Any:
     try:
         async with services.http.client(timeout=timeout) as client:
             response = await client.get(url)
+    except httpx.InvalidURL as exc:
+        # Saved before URLs were checked, or config.toml edited by hand.
+        raise BadRequest(
+            f"url: the configured ComfyUI URL {url!r} is not a valid URL ({exc});"
+            " correct it in the ComfyUI settings"
+        ) from exc
     except httpx.TransportError as exc:
         raise Unavailable(
             "ComfyUI server is not available. Please make sure ComfyUI is running."
