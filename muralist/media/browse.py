@@ -7,6 +7,9 @@ from typing import Any
 
 from muralist.errors import BadRequest, Forbidden, NotFound
 
+# The longest file or folder name Linux, macOS and Windows file systems accept.
+_MAX_NAME_BYTES = 255
+
 _KINDS = {
     "image": {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tiff", ".svg", ".ico"},
     "video": {".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v"},
@@ -43,10 +46,18 @@ class MaterialRoots:
         path = Path(raw)
         if not path.is_absolute():
             raise BadRequest(f"{field}: must be an absolute path")
+        if any(len(part.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES for part in path.parts):
+            raise BadRequest(f"{field}: a name in the path is longer than {_MAX_NAME_BYTES} bytes")
         resolved = path.resolve()
         if not any(resolved.is_relative_to(root) for root in self.roots):
             raise Forbidden(f"{field}: outside the folders the material browser may list")
-        if not resolved.exists():
+        try:
+            found = resolved.exists()
+        except OSError as exc:
+            # exists() only hides "no such file"; a path too long in total, or a loop of
+            # links, raises instead, and that is the client's path, not a server fault.
+            raise BadRequest(f"{field}: cannot be looked up ({exc.strerror})") from exc
+        if not found:
             raise NotFound(f"{field}: {raw} not found")
         return resolved
 

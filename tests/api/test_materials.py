@@ -96,3 +96,24 @@ async def test_paths_outside_the_roots_are_refused(
     assert gone.status_code == 404
     outside = await client.post("/api/open_folder_in_explorer", json={"path": "/"})
     assert outside.status_code == 403
+
+
+async def test_names_longer_than_the_file_system_allows_are_400(
+    sqlite_server: RunningServer,
+) -> None:
+    client = sqlite_server.client
+    too_long = str(sqlite_server.services.files.dir.resolve() / ("a" * 300) / "b.png")
+    for method, route, key in [
+        ("GET", "/api/browse_filesystem", "path"),
+        ("GET", "/api/get_media_files", "path"),
+        ("GET", "/api/serve_file", "file_path"),
+        ("GET", "/api/get_file_info", "file_path"),
+        ("GET", "/api/get_file_thumbnail", "file_path"),
+        ("POST", "/api/open_folder_in_explorer", "path"),
+    ]:
+        if method == "GET":
+            response = await client.get(route, params={key: too_long})
+        else:
+            response = await client.post(route, json={key: too_long})
+        assert response.status_code == 400, (route, response.text)
+        assert response.json()["detail"].startswith(key), response.json()
