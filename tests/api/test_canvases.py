@@ -115,3 +115,24 @@ async def test_sessions_of_canvas_newest_first_and_delete_cascades(server: Runni
     assert (await server.client.get("/api/chat_session/s1")).json() == []
     sessions = (await server.client.get("/api/list_chat_sessions")).json()
     assert [s["id"] for s in sessions] == ["other"]
+
+
+async def test_a_scene_nested_too_deep_is_refused_and_the_canvas_still_reads(
+    server: RunningServer,
+) -> None:
+    await _create(server, "c1")
+    scene = {"elements": [{"id": "e1", "type": "rectangle"}], "appState": {}, "files": {}}
+    await server.client.post("/api/canvas/c1/save", json={"data": scene})
+
+    for levels in (300, 900):
+        deep: dict = {"id": "e2"}
+        for _ in range(levels):
+            deep = {"customData": deep}
+        refused = await server.client.post(
+            "/api/canvas/c1/save", json={"data": {**scene, "elements": [deep]}}
+        )
+        assert refused.status_code == 400, levels
+        assert refused.json()["detail"].startswith("data.elements"), refused.json()
+
+    canvas = await server.client.get("/api/canvas/c1")
+    assert canvas.status_code == 200 and canvas.json()["data"] == scene

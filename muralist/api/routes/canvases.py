@@ -12,12 +12,16 @@ from muralist.agents.requests import chat_request
 from muralist.api.deps import ServicesDep
 from muralist.api.schemas import IdOnly, SessionInfo
 from muralist.errors import NotFound
+from muralist.nesting import check_nesting
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/canvas", tags=["canvas"])
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
+# Excalidraw scenes nest a handful of levels (scene, elements, element, points, point);
+# 64 is generous and far below the serialiser's limit of about 255.
+MAX_SCENE_NESTING = 64
 
 
 class CanvasSummary(BaseModel):
@@ -118,6 +122,9 @@ async def get_canvas(canvas_id: str, services: ServicesDep) -> Response:
 @router.post("/{canvas_id}/save", response_model=IdOnly, operation_id="save_canvas")
 async def save_canvas(canvas_id: str, body: CanvasSave, services: ServicesDep) -> IdOnly:
     """Overwrite the scene (and the thumbnail when given)."""
+    # Checked before storing: a scene too deep to serialise would be saved, then fail
+    # every read of the canvas.
+    check_nesting(body.data, "data", MAX_SCENE_NESTING)
     if not await services.store.canvases.save(canvas_id, body.data, body.thumbnail):
         raise NotFound(f"canvas_id: canvas {canvas_id!r} not found")
     return IdOnly(id=canvas_id)
