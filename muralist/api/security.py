@@ -25,6 +25,8 @@ TOKEN_COOKIE = "muralist_token"
 MULTIPART_PATHS = frozenset({"/api/upload_image"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_JSON_BODY = 100 << 20
+# Multipart framing around an upload's bytes: boundaries and the part's headers.
+MULTIPART_ALLOWANCE = 64 << 10
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
@@ -69,6 +71,7 @@ class SecurityGuard:
         self.allowed_origins = {origin.rstrip("/").lower() for origin in settings.allowed_origins}
         self.allowed_hosts = {host.lower() for host in settings.allowed_hosts}
         self.allowed_hosts.add(settings.host.lower())
+        self.max_upload_body = int(settings.max_upload_mb * (1 << 20)) + MULTIPART_ALLOWANCE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -80,10 +83,15 @@ class SecurityGuard:
         if problem is None and wants_cookie and self._query_token(scope):
             await self._set_cookie(send)
             return
+        if problem is None:
+            problem = self._declared_size_problem(scope, headers)
         if problem is None and self._is_json_body(scope, headers):
             body, problem = await self._read_json_body(receive)
             if problem is None:
                 receive = _replay(body, receive)
+        if problem is None and self._is_multipart_body(scope, headers):
+            await _CappedBody(self.app, self.max_upload_body)(scope, receive, send)
+            return
         if problem is None:
             await self.app(scope, receive, send)
             return
@@ -159,12 +167,27 @@ class SecurityGuard:
 
     @staticmethod
     def _is_json_body(scope: Scope, headers: dict[str, str]) -> bool:
-        return (
-            scope["type"] == "http"
-            and scope["method"] in _BODY_METHODS
-            and scope["path"].startswith("/api/")
-            and headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
-        )
+        return _body_kind(scope, headers) == "application/json"
+
+    @staticmethod
+    def _is_multipart_body(scope: Scope, headers: dict[str, str]) -> bool:
+        return _body_kind(scope, headers) == "multipart/form-data"
+
+    def _declared_size_problem(
+        self, scope: Scope, headers: dict[str, str]
+    ) -> tuple[int, str] | None:
+        """Refuse a body whose Content-Length is over the limit before a byte of it is read."""
+        kind = _body_kind(scope, headers)
+        if kind == "application/json":
+            limit, what = MAX_JSON_BODY, "body"
+        elif kind == "multipart/form-data":
+            limit, what = self.max_upload_body, "file"
+        else:
+            return None
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return 413, _too_large(what, limit)
+        return None
 
     @staticmethod
     async def _read_json_body(receive: Receive) -> tuple[bytes, tuple[int, str] | None]:
@@ -177,7 +200,7 @@ class SecurityGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_JSON_BODY:
-                return b"", (413, f"body: larger than {MAX_JSON_BODY >> 20} MB")
+                return b"", (413, _too_large("body", MAX_JSON_BODY))
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -202,18 +225,79 @@ class SecurityGuard:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
             return
-        body = json.dumps({"detail": message}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_error(send, status, message)
+
+
+async def _send_error(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"detail": message}).encode()
+    # No "Connection: close" on a 413: closing a socket with unread body bytes resets it,
+    # and the client may lose the answer. The server drops the rest of the body instead.
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _body_kind(scope: Scope, headers: dict[str, str]) -> str | None:
+    """The media type of an API request's body, lower case; None for other requests."""
+    if (
+        scope["type"] != "http"
+        or scope["method"] not in _BODY_METHODS
+        or not scope["path"].startswith("/api/")
+    ):
+        return None
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _too_large(what: str, limit: int) -> str:
+    return f"{what}: the request body is larger than the {limit / (1 << 20):.1f} MB limit"
+
+
+class _CappedBody:
+    """Runs the app with a `receive` that stops a body growing past `limit` bytes.
+
+    Counting as the chunks arrive covers bodies sent without Content-Length, so an upload
+    of many GB is cut off before the multipart parser spools it to disk. The app is told
+    the client went away; its answer to that is replaced by a 413.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.size = 0
+        self.exceeded = False
+        self.started = False
+        self.refused = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def capped_receive() -> Message:
+            if self.exceeded:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                self.size += len(message.get("body", b""))
+                if self.size > self.limit:
+                    self.exceeded = True
+                    log.info("refused %s: body over %d bytes", scope["path"], self.limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not self.exceeded:
+                self.started = True
+            if not self.exceeded or self.started:
+                await send(message)
+            elif not self.refused:
+                self.refused = True
+                await _send_error(send, 413, _too_large("file", self.limit))
+
+        await self.app(scope, capped_receive, guarded_send)
+        if self.exceeded and not self.refused and not self.started:
+            # The app ended without answering (it saw the disconnect): answer for it.
+            self.refused = True
+            await _send_error(send, 413, _too_large("file", self.limit))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -79,7 +79,26 @@ def process_upload(data: bytes, filename: str | None, max_bytes: int) -> Encoded
     ext = (mime or "").removeprefix("image/").replace("jpeg", "jpg")
     if ext not in _FORMATS:
         ext = "jpg"
-    source = _on_white(image) if ext == "jpg" else image
-    if ext == "png" and source.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
-        source = source.convert("RGBA")
+    source = _on_white(image) if ext == "jpg" else _writable(image, _FORMATS[ext])
     return EncodedImage(_encode(source, _FORMATS[ext]), ext, image.width, image.height)
+
+
+# The modes each encoder writes (or converts by itself, as GIF does from RGB to a palette);
+# a picture in any other mode (CMYK, LAB, YCbCr, 32-bit "I" for PNG...) is converted first.
+_WRITABLE = {
+    "PNG": {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"},
+    "GIF": {"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16", "F"},
+    "WEBP": {"RGB", "RGBA"},
+}
+_HIGH_DEPTH_GREY = {"I", "F", "I;16B", "I;16L", "I;16N"}
+
+
+def _writable(image: Image, fmt: str) -> Image:
+    """`image` in a mode `fmt` can hold, keeping transparency and 16-bit grey where it can."""
+    if image.mode in _WRITABLE[fmt]:
+        return image
+    if fmt == "PNG" and image.mode in _HIGH_DEPTH_GREY:
+        # PNG holds at most 16 bits of grey; values outside 0-65535 are clipped.
+        return image.convert("I;16")
+    has_alpha = image.mode.endswith(("A", "a")) or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")

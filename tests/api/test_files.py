@@ -1,5 +1,6 @@
 """Uploads and file serving: re-encoding, size caps, bombs, names, Range requests."""
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -102,3 +103,89 @@ async def test_range_requests_for_video(sqlite_server: RunningServer) -> None:
     assert part.content == data[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
     assert part.headers["content-type"] == "video/mp4"
+
+
+def _picture(mode: str, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (24, 16)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+async def test_modes_the_named_format_cannot_hold_are_converted(
+    sqlite_server: RunningServer,
+) -> None:
+    for data, name, ext in (
+        (_picture("CMYK", "JPEG"), "x.gif", ".gif"),
+        (_picture("LAB", "TIFF"), "x.gif", ".gif"),
+        (_picture("YCbCr", "TIFF"), "x.gif", ".gif"),
+        (_picture("I", "TIFF"), "x.png", ".png"),
+        (_picture("F", "TIFF"), "x.png", ".png"),
+        (_picture("CMYK", "TIFF"), "x.webp", ".webp"),
+    ):
+        response = await _upload(sqlite_server, data, name)
+        assert response.status_code == 200, (name, response.text)
+        file_id = response.json()["file_id"]
+        assert file_id.endswith(ext)
+        stored = Image.open(sqlite_server.services.files.path(file_id))
+        assert stored.size == (24, 16)
+        stored.load()
+
+
+async def _upload_until_answered(url: str, total: int, declared: bool) -> tuple[bytes, int]:
+    """Stream a multipart upload of `total` bytes over a raw HTTP/1.1 connection while
+    reading the answer; returns the status line and how much was sent when it came."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    framing = b"chunked" if not declared else b""
+    head = (
+        b"POST /api/upload_image HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+        b"Content-Type: multipart/form-data; boundary=xyz\r\n"
+        + (b"Content-Length: %d\r\n" % (total + 200) if declared else b"")
+        + (b"Transfer-Encoding: chunked\r\n" if framing else b"")
+        + b"\r\n"
+    )
+    part = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\n\r\n'
+    sent = 0
+
+    async def write() -> None:
+        nonlocal sent
+        writer.write(head)
+        chunk = part + b"\0" * ((1 << 16) - len(part))
+        while sent < total:
+            body = b"%x\r\n%s\r\n" % (len(chunk), chunk) if framing else chunk
+            writer.write(body)
+            await writer.drain()
+            sent += len(chunk)
+            chunk = b"\0" * (1 << 16)
+
+    writing = asyncio.create_task(write())
+    try:
+        # The timeout only turns a hang into a failure: a server that waits for the whole
+        # body never answers here, since the body is never finished.
+        status = await asyncio.wait_for(reader.readline(), 60)
+        return status, sent
+    finally:
+        writing.cancel()
+        writer.close()
+
+
+async def test_an_upload_over_the_cap_is_refused_while_it_streams(tmp_path: Path) -> None:
+    total = 64 << 20
+    settings = make_settings(tmp_path / "data", max_upload_mb=1)
+    async with running_server(settings) as server:
+        for declared in (True, False):  # with Content-Length, and chunked without it
+            status, sent = await _upload_until_answered(server.url, total, declared)
+            assert status.startswith(b"HTTP/1.1 413"), (declared, status)
+            # Answered early: the server did not read (and spool) the whole body first.
+            assert sent < total // 2, (declared, sent)
+
+        # The client libraries' way (httpx writes everything, then reads) gets the 413 too.
+        body = b"--xyz\r\n" + b"\0" * (3 << 20)
+        refused = await server.client.post(
+            "/api/upload_image",
+            content=body,
+            headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+        )
+        assert refused.status_code == 413 and refused.json()["detail"].startswith("file")
+        assert list(server.services.files.dir.iterdir()) == []
+        assert (await _upload(server, _png(), "small.png")).status_code == 200
