@@ -6,6 +6,7 @@ execution interface); the id is also the function name the language model sees.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -138,13 +139,23 @@ def has_key(entry: dict[str, Any] | None) -> bool:
     return bool(entry and str(entry.get("api_key", "")).strip())
 
 
+# Tool ids are the function names the model sees; OpenAI refuses names over 64 characters.
+MAX_TOOL_ID = 64
+
+
 def openai_model_tool_id(model: str) -> str:
-    """The tool id of an image model listed under `openai` in config.toml."""
-    return (
-        "generate_image_by_"
-        + "".join(ch if ch.isalnum() else "_" for ch in model.lower())
-        + "_openai"
-    )
+    """The tool id of an image model listed under `openai` in config.toml.
+
+    A model name too long for the id is cut and given a digest of the whole name, so two long
+    names that share a beginning still get two tools.
+    """
+    head, tail = "generate_image_by_", "_openai"
+    slug = "".join(ch if ch.isalnum() else "_" for ch in model.lower())
+    room = MAX_TOOL_ID - len(head) - len(tail)
+    if len(slug) > room:
+        digest = hashlib.sha256(model.encode()).hexdigest()[:8]
+        slug = f"{slug[: room - len(digest) - 1]}_{digest}"
+    return head + slug + tail
 
 
 def build_static_tool(spec: ToolSpec) -> Tool:

@@ -44,10 +44,22 @@ async def test_workflow_create_list_delete(server: RunningServer) -> None:
     assert json.loads(rows[1]["inputs"])[0]["node_input_name"] == "width"
     assert rows[1]["outputs"] == "null"
 
+    async def workflow_tools() -> list[str]:
+        tools = (await client.get("/api/list_tools")).json()
+        return [t["id"] for t in tools if t["provider"] == "comfyui"]
+
+    # The default config names a ComfyUI URL, so saved workflows are tools at once.
+    assert await workflow_tools() == ["comfyui_second", "comfyui_blank_image"]
+
     deleted = await client.delete(f"/api/settings/comfyui/delete_workflow/{rows[0]['id']}")
     assert deleted.status_code == 200
     rows = (await client.get("/api/settings/comfyui/list_workflows")).json()
     assert [row["name"] for row in rows] == ["blank_image"]
+    assert await workflow_tools() == ["comfyui_blank_image"]
+    config = (await client.get("/api/config")).json()
+    config["comfyui"]["url"] = ""
+    assert (await client.post("/api/config", json=config)).json()["status"] == "success"
+    assert await workflow_tools() == []  # no ComfyUI URL, no workflow tools
     again = await client.delete("/api/settings/comfyui/delete_workflow/999")
     assert again.status_code == 200
     not_int = await client.delete("/api/settings/comfyui/delete_workflow/abc")
@@ -58,6 +70,8 @@ async def test_workflow_validation_names_the_field(server: RunningServer) -> Non
     client = server.client
     cases = {
         "name": _workflow(""),
+        # comfyui_<name> must fit OpenAI's 64-character function names.
+        "name ": _workflow("w" * 57),
         "description": _workflow(description=" "),
         "inputs": _workflow(inputs=[]),
         "api_json": _workflow(api_json={}),
@@ -66,7 +80,7 @@ async def test_workflow_validation_names_the_field(server: RunningServer) -> Non
     for field, body in cases.items():
         response = await client.post("/api/settings/comfyui/create_workflow", json=body)
         assert response.status_code == 400, field
-        assert response.json()["detail"].startswith(field), response.json()
+        assert response.json()["detail"].startswith(field.strip()), response.json()
     await client.post("/api/settings/comfyui/create_workflow", json=_workflow())
     duplicate = await client.post("/api/settings/comfyui/create_workflow", json=_workflow())
     assert duplicate.status_code == 409 and "name" in duplicate.json()["detail"]

@@ -43,6 +43,9 @@ class FakeComfyUI:
         self.interrupts: list[dict[str, Any]] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        # Clear it to hold uploads (a ComfyUI too busy to answer) until it is set again.
+        self.upload_gate = asyncio.Event()
+        self.upload_gate.set()
         self.drop_sockets_on_queue = False
         self._arrived = asyncio.Condition()
         self._pending: list[tuple[str, dict[str, Any], str | None]] = []
@@ -193,6 +196,7 @@ class FakeComfyUI:
         return web.Response(body=data, content_type=kind)
 
     async def _upload(self, request: web.Request) -> web.Response:
+        await self.upload_gate.wait()
         form = await request.post()
         image = form.get("image")
         if not isinstance(image, web.FileField) or not image.filename:

@@ -73,15 +73,25 @@ class ComfyUIWorkflowTool(Tool):
         async def on_progress(text: str, percent: float | None) -> None:
             await ctx.progress(text, percent)
 
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
         try:
-            async with ctx.services.http.client(timeout=HTTP_TIMEOUT) as http:
+            # The limit covers the whole run: uploads, queue, execution and downloads.
+            async with (
+                asyncio.timeout_at(deadline),
+                ctx.services.http.client(timeout=HTTP_TIMEOUT) as http,
+            ):
                 client = ComfyUIClient(url, http)
                 values = await self._upload_inputs(client, ctx, values)
                 graph = build_prompt(self.workflow, values)
-                outputs = await PromptRun(client, graph, on_progress).run(limit_s)
+                run = PromptRun(client, graph, on_progress)
+                outputs = await run.run(max(0.0, deadline - loop.time()))
                 if not outputs:
                     raise ToolError(f"workflow {self.workflow.name} saved no image or video")
                 media = [await self._publish(client, ctx, output, values) for output in outputs]
+        except TimeoutError:
+            await ctx.progress("")
+            raise ToolError(f"ComfyUI run timed out after {limit_s:g} s") from None
         except ComfyUIError as exc:
             logger.warning("ComfyUI workflow %s failed: %s", self.workflow.name, exc)
             raise ToolError(str(exc)) from exc
@@ -119,12 +129,23 @@ class ComfyUIWorkflowTool(Tool):
         if output.kind == "video" or content_type.startswith("video/"):
             return await publish_video(ctx, data, content_type=content_type)
         metadata = {
+            "prompt": _prompt_of(values),
             "provider": "comfyui",
             "model": self.id,
             "workflow": self.workflow.name,
             "arguments": dict(values),
         }
         return await publish_image(ctx, data, metadata=metadata)
+
+
+def _prompt_of(values: Mapping[str, Any]) -> str | None:
+    """The run's prompt for the PNG metadata: `prompt`, else the first `text...` argument."""
+    if isinstance(values.get("prompt"), str):
+        return str(values["prompt"])
+    for name, value in values.items():
+        if isinstance(value, str) and name.lower().startswith(("prompt", "text")):
+            return value
+    return None
 
 
 def _names_a_file(arg: WorkflowInput, value: str) -> bool:

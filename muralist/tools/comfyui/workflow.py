@@ -22,7 +22,10 @@ _PYTHON_TYPES: dict[str, type] = {"integer": int, "number": float, "boolean": bo
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The tool id `comfyui_<name>` is the function name the model sees, and OpenAI refuses a
+# request whose function names are longer than 64 characters.
+MAX_NAME = 64 - len("comfyui_")
+_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{MAX_NAME}}}$")
 _ARG_NAME = re.compile(r"^[^\x00-\x1f]{1,200}$")
 
 
@@ -154,7 +157,10 @@ def parse_workflow(row: Mapping[str, Any]) -> Workflow:
     """Turn a stored workflow row (api_json and inputs as JSON text or parsed) into a Workflow."""
     name = str(row.get("name") or "").strip().replace(" ", "_")
     if not _NAME.match(name):
-        raise WorkflowError(f"name: invalid workflow name {name!r}")
+        raise WorkflowError(
+            f"name: invalid workflow name {name!r} (letters, digits, _ and -, "
+            f"at most {MAX_NAME} characters)"
+        )
     graph = _load_json(row.get("api_json"), "api_json")
     if not isinstance(graph, dict) or not graph:
         raise WorkflowError("api_json: must be a non-empty object of nodes")

@@ -108,6 +108,7 @@ async def test_run_stores_the_png_places_it_and_reports_progress(
     picture = Image.open(server.services.files.path(output.file_name))
     assert picture.size == (48, 16) and picture.getpixel((0, 0))[:3] == (255, 0, 0)
     assert json.loads(picture.text["arguments"]) == {"width_1": 48, "color_1": 16711680}
+    assert "prompt" not in picture.text  # this workflow has no prompt argument
     assert comfy.prompts[0]["prompt"]["5"]["inputs"]["seed"] != 1  # a fresh random seed
 
     canvas = await server.services.store.canvases.get("cv1")
@@ -137,16 +138,47 @@ async def test_input_image_file_ids_are_uploaded(
         "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
         "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "i"}},
     }
-    tool = make_tool("invert", graph, inputs(("image_1", "string", "1", "image", None)))
+    tool = make_tool(
+        "invert",
+        graph,
+        inputs(
+            ("image_1", "string", "1", "image", None),
+            ("text_3", "string", "3", "filename_prefix", "i"),
+        ),
+    )
 
-    result = await tool.run(tool.parse_args({"image_1": "/api/file/im_abcd1234.png"}), chat(server))
+    args = {"image_1": "/api/file/im_abcd1234.png", "text_3": "inverted"}
+    result = await tool.run(tool.parse_args(args), chat(server))
     assert comfy.prompts[0]["prompt"]["1"]["inputs"]["image"] == "muralist/im_abcd1234.png"
     picture = Image.open(server.services.files.path(result.media[0].file_name))
     assert picture.getpixel((0, 0))[:3] == (245, 235, 225)
+    assert picture.text["prompt"] == "inverted"  # a text_ input stands for the prompt
 
     with pytest.raises(ToolError, match="image_1"):
         await tool.run(tool.parse_args({"image_1": "im_missing1.png"}), chat(server))
     assert len(comfy.prompts) == 1  # nothing was queued for the missing picture
+
+
+async def test_the_run_limit_covers_uploads_too(
+    setup: tuple[RunningServer, Events], comfy: FakeComfyUI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = setup
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="PNG")
+    server.services.files.write("im_slow0001.png", buffer.getvalue())
+    graph = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "s"}},
+    }
+    tool = make_tool("slowup", graph, inputs(("image_1", "string", "1", "image", None)))
+    monkeypatch.setattr(server.services.settings, "comfyui_timeout_s", 0.2)
+    comfy.upload_gate.clear()  # ComfyUI never answers the upload
+    try:
+        with pytest.raises(ToolError, match=r"timed out after 0.2 s"):
+            await tool.run(tool.parse_args({"image_1": "im_slow0001.png"}), chat(server))
+    finally:
+        comfy.upload_gate.set()
+    assert comfy.prompts == []  # nothing was queued
 
 
 async def test_comfyui_failures_are_tool_errors_with_its_message(
