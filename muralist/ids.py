@@ -10,7 +10,9 @@ _NAME_ALPHABET = string.ascii_letters + string.digits
 
 def new_id(size: int = 21) -> str:
     """Return a random nanoid-style id (URL-safe alphabet)."""
-    return "".join(secrets.choice(_URL_ALPHABET) for _ in range(size))
+    # 64 letters: the low six bits of each random byte pick one, all equally likely (one
+    # system call per id instead of one per character).
+    return "".join(_URL_ALPHABET[byte & 63] for byte in secrets.token_bytes(size))
 
 
 def new_name(size: int = 10) -> str:
