@@ -5,8 +5,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import socketio
 
+import muralist.events.log
 from tests.support import RunningServer
 
 
@@ -86,6 +88,7 @@ async def test_joined_client_gets_only_its_session(sqlite_server: RunningServer)
         # The stock Jaaz UI never joins: it sees every session, as session_update.
         seen = stock.pending("session_update")
         assert [(e["session_id"], e["type"]) for e in seen] == [("s1", "delta"), ("s2", "delta")]
+        assert seen[0] == got[0]  # the same payload, `seq` included
         assert stock.pending("message") == []
 
 
@@ -138,6 +141,19 @@ async def test_reconnect_with_since_replays_what_was_missed(sqlite_server: Runni
         replayed = again.pending("message")
         assert [(e["seq"], e["type"]) for e in replayed] == [(3, "delta"), (4, "done")]
         assert replayed[0]["text"] == "three"
+
+
+async def test_the_replay_log_keeps_the_last_events_of_a_session(
+    sqlite_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(muralist.events.log, "EVENTS_PER_SESSION", 3)
+    events = sqlite_server.services.events
+    for n in range(5):
+        await events.session("s-long", "delta", text=str(n))
+    async with listener(sqlite_server) as late:
+        ack = await late.sio.call("join", {"session_id": "s-long", "since": 0})
+        assert ack["replayed"] == 3
+        assert [e["seq"] for e in late.pending("message")] == [3, 4, 5]
 
 
 async def test_bad_join_payloads_are_answered_not_crashed(sqlite_server: RunningServer) -> None:

@@ -138,3 +138,43 @@ async def test_fresh_schema_equals_the_migrated_one(tmp_path: Path) -> None:
     finally:
         await fresh.close()
         await migrated_engine.dispose()
+
+
+# Contract section 7: the tables and columns of a Jaaz database, so one can be imported.
+JAAZ_COLUMNS = {
+    "chat_sessions": {"id", "canvas_id", "created_at", "updated_at", "title", "model", "provider"},
+    "chat_messages": {"id", "session_id", "role", "message", "created_at", "updated_at"},
+    "canvases": {"id", "name", "data", "description", "thumbnail", "created_at", "updated_at"},
+    "comfy_workflows": {
+        "id",
+        "name",
+        "api_json",
+        "description",
+        "inputs",
+        "outputs",
+        "created_at",
+        "updated_at",
+    },
+}
+
+
+async def test_the_jaaz_tables_and_columns_are_there(store: Store) -> None:
+    def columns(connection: Connection) -> dict[str, set[str]]:
+        inspector = inspect(connection)
+        return {t: {c["name"] for c in inspector.get_columns(t)} for t in JAAZ_COLUMNS}
+
+    async with store.engine.connect() as conn:
+        found = await conn.run_sync(columns)
+    for table, wanted in JAAZ_COLUMNS.items():
+        assert wanted <= found[table], table
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}")
+    try:
+        async with store.engine.connect() as conn:
+            mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+            keys = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+        assert (mode, keys) == ("wal", 1)
+    finally:
+        await store.close()
