@@ -104,7 +104,7 @@ class FakeJaazCloud(FakeProvider):
         return JSONResponse({"task_id": tid})
 
     async def _task(self, request: Request) -> Response:
-        entry, refusal = await self.admit(request)
+        entry, refusal = await self.admit(request, poll=True)
         if refusal:
             return refusal
         task = self.tasks.get(request.path_params["tid"])

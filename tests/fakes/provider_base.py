@@ -8,6 +8,8 @@ fake before calling it:
 - `stall_s`: create calls wait that long before answering (a client timeout shorter than it
   is a timeout);
 - `broken_result = True`: result URLs point at a file that answers 404;
+- `fail_polls = N`: the next N status checks of a running task answer 502 (a flaky gateway
+  in front of a provider whose task keeps running);
 - `gate`: a threading.Event; clear it to hold create calls until it is set again.
 """
 
@@ -116,6 +118,7 @@ class FakeProvider:
         self.fail: Failure | None = None
         self.stall_s = 0.0
         self.broken_result = False
+        self.fail_polls = 0
         self.gate = threading.Event()
         self.gate.set()
         self.knobs()
@@ -197,13 +200,17 @@ class FakeProvider:
         return JSONResponse({"detail": message}, status_code=status)
 
     async def admit(
-        self, request: Request, *, create: bool = False
+        self, request: Request, *, create: bool = False, poll: bool = False
     ) -> tuple[Recorded, Response | None]:
         """Record the request and check its key; a create call also applies the gate, stall
-        and failure knobs. Returns the request and the refusal to answer, if any."""
+        and failure knobs, a status check the `fail_polls` knob. Returns the request and the
+        refusal to answer, if any."""
         entry = await self.record(request)
         if not self.authorized(entry):
             return entry, self.error(401, self.auth_message)
+        if poll and self.fail_polls > 0:
+            self.fail_polls -= 1
+            return entry, self.error(502, "Bad gateway")
         if create:
             failure = await self.before_create()
             if failure:

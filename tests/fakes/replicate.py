@@ -101,7 +101,7 @@ class FakeReplicate(FakeProvider):
         return JSONResponse(_public(prediction), status_code=201)
 
     async def _get(self, request: Request) -> Response:
-        entry, refusal = await self.admit(request)
+        entry, refusal = await self.admit(request, poll=True)
         if refusal:
             return refusal
         prediction = self.predictions.get(request.path_params["pid"])

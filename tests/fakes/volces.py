@@ -91,7 +91,7 @@ class FakeVolces(FakeProvider):
         return JSONResponse({"id": tid})
 
     async def _task(self, request: Request) -> Response:
-        entry, refusal = await self.admit(request)
+        entry, refusal = await self.admit(request, poll=request.method == "GET")
         if refusal:
             return refusal
         task = self.tasks.get(request.path_params["tid"])

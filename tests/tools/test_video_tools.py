@@ -126,3 +126,12 @@ async def test_cancelled_call_cancels_the_provider_task(
         await call
     assert fakes.volces.cancelled == [list(fakes.volces.tasks)[-1]]
     assert await tool_server.services.store.canvases.get("canvas1") is None
+
+
+async def test_polls_that_keep_failing_end_the_call_and_delete_the_task(
+    tool_server: RunningServer, fakes: Fakes
+) -> None:
+    fakes.volces.fail_polls = 100
+    with pytest.raises(ToolError, match="HTTP 502: Bad gateway"):
+        await run_tool(tool_server, "generate_video_by_seedance_v1_pro_volces", '{"prompt": "x"}')
+    assert fakes.volces.cancelled == [list(fakes.volces.tasks)[-1]]

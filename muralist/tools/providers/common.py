@@ -25,15 +25,41 @@ DEFAULT_TIMEOUT = httpx.Timeout(5 * MINUTE, connect=30.0)
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 MAX_VIDEO_BYTES = 512 * 1024 * 1024
 MAX_REDIRECTS = 5
+# A status check lost to a flaky gateway says nothing about the task: ride out this many
+# failures in a row before deciding the provider is gone.
+POLL_FAILURES_TOLERATED = 3
 
 
 class ProviderError(ToolError):
-    """A provider refused, failed or did not answer in time."""
+    """A provider refused, failed or did not answer in time.
 
-    def __init__(self, provider: str, message: str, status: int | None = None) -> None:
+    `transient` marks failures worth trying again (5xx answers, timeouts, lost connections);
+    by default it follows from `status`.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        status: int | None = None,
+        *,
+        transient: bool | None = None,
+    ) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.status = status
+        self.transient = status is not None and status >= 500 if transient is None else transient
+
+
+def task_may_be_running(exc: BaseException) -> bool:
+    """Whether the remote task may still run (and be billed) after `exc` ended our wait.
+
+    Only a refusal (4xx) tells us the provider knows the task is gone or was never ours;
+    a cancel, a timeout, a 5xx or an exhausted poll budget all leave it running.
+    """
+    if isinstance(exc, ProviderError) and exc.status is not None:
+        return not 400 <= exc.status < 500
+    return True
 
 
 @dataclass(frozen=True)
@@ -100,23 +126,41 @@ async def send(
         return await client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         raise ProviderError(
-            provider, f"{host} did not answer in time ({type(exc).__name__})"
+            provider, f"{host} did not answer in time ({type(exc).__name__})", transient=True
         ) from exc
     except httpx.HTTPError as exc:
-        raise ProviderError(provider, f"cannot reach {host}: {exc}") from exc
+        raise ProviderError(provider, f"cannot reach {host}: {exc}", transient=True) from exc
 
 
 async def poll(
     provider: str,
     policy: PollPolicy,
     check_once: Callable[[], Awaitable[T | None]],
+    *,
+    failures_tolerated: int = POLL_FAILURES_TOLERATED,
 ) -> T:
-    """Call `check_once` until it returns a value, at most `policy.max_polls` times."""
+    """Call `check_once` until it returns a value, at most `policy.max_polls` times.
+
+    A transient ProviderError counts as one of those checks; up to `failures_tolerated` of
+    them in a row are logged and retried, the next one (or any other error) is raised.
+    """
+    failures = 0
     for attempt in range(policy.max_polls):
-        result = await check_once()
-        if result is not None:
-            return result
-        if attempt + 1 < policy.max_polls:
+        last = attempt + 1 == policy.max_polls
+        try:
+            result = await check_once()
+        except ProviderError as exc:
+            failures += 1
+            if not exc.transient or failures > failures_tolerated or last:
+                raise
+            logger.warning(
+                "status check failed (%d in a row), trying again: %s", failures, exc.message
+            )
+        else:
+            failures = 0
+            if result is not None:
+                return result
+        if not last:
             await asyncio.sleep(policy.interval_s)
     raise ProviderError(
         provider,

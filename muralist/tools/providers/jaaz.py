@@ -150,7 +150,8 @@ class JaazClient:
             data = answer.get("data") or {}
             task = data.get("task") or {}
             if data.get("found") and task.get("status") in ("failed", "cancelled"):
-                raise cause
+                # Not transient, so the poll ends here; the caller reports `cause`.
+                raise ProviderError(PROVIDER, f"the image task {task.get('status')}")
             if not data.get("found") or task.get("status") != "succeeded":
                 return None
             return str(task["result_url"]) if task.get("result_url") else None

@@ -17,6 +17,7 @@ from muralist.tools.providers.common import (
     json_object,
     poll,
     send,
+    task_may_be_running,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,9 @@ class ReplicateClient:
                     raise ProviderError(PROVIDER, "the prediction has no id to poll")
                 prediction = await poll(PROVIDER, self._poll, lambda: self._check(prediction_id))
         except (asyncio.CancelledError, ProviderError) as exc:
-            # Stop paying for a prediction nobody will read (cancelled, or polled out).
-            if prediction_id and (isinstance(exc, asyncio.CancelledError) or exc.status is None):
+            # Stop paying for a prediction nobody will read (cancelled, polled out, or the
+            # provider stopped answering our checks).
+            if prediction_id and task_may_be_running(exc):
                 await cancel_quietly(PROVIDER, lambda: self.cancel(prediction_id))
             raise
         return self._finish(prediction)

@@ -21,6 +21,7 @@ from muralist.tools.providers.common import (
     json_object,
     poll,
     send,
+    task_may_be_running,
 )
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class VolcesClient:
         try:
             task = await poll(PROVIDER, self._poll, lambda: self._check(task_id))
         except (asyncio.CancelledError, ProviderError) as exc:
-            if isinstance(exc, asyncio.CancelledError) or exc.status is None:
+            if task_may_be_running(exc):
                 await cancel_quietly(PROVIDER, lambda: self.cancel(task_id))
             raise
         status = task.get("status")

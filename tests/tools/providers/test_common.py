@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import quote
 
 import httpx
@@ -16,6 +16,7 @@ from muralist.tools.providers.common import (
     endpoint,
     error_text,
     poll,
+    send,
 )
 from tests.fakes.provider_base import FakeProvider, png_bytes
 from tests.fakes.replicate import FakeReplicate
@@ -114,3 +115,72 @@ def test_error_text_reads_every_known_shape() -> None:
 def test_endpoint_joins_with_or_without_slash() -> None:
     assert endpoint("http://h/v1/", "images/edits") == "http://h/v1/images/edits"
     assert endpoint("http://h/v1", "/images/edits") == "http://h/v1/images/edits"
+
+
+def _failing_then(
+    failures: list[ProviderError], value: str
+) -> tuple[list[int], Callable[[], Awaitable[str | None]]]:
+    """A check that raises each of `failures` in turn, then returns `value`; counts calls."""
+    calls = [0]
+    pending = iter(failures)
+
+    async def step() -> str | None:
+        calls[0] += 1
+        error = next(pending, None)
+        if error is not None:
+            raise error
+        return value
+
+    return calls, step
+
+
+async def test_poll_rides_out_three_transient_failures_in_a_row() -> None:
+    failures = [
+        ProviderError("p", "HTTP 502: Bad gateway", 502),
+        ProviderError("p", "did not answer in time", transient=True),
+        ProviderError("p", "HTTP 503: busy", 503),
+    ]
+    calls, step = _failing_then(failures, "done")
+    assert await poll("p", PollPolicy(0.0, 10), step) == "done"
+    assert calls == [4]
+
+
+async def test_poll_gives_up_on_the_fourth_failure_in_a_row() -> None:
+    failures = [ProviderError("p", f"HTTP 502: try {n}", 502) for n in range(4)]
+    calls, step = _failing_then(failures, "done")
+    with pytest.raises(ProviderError, match="HTTP 502: try 3"):
+        await poll("p", PollPolicy(0.0, 10), step)
+    assert calls == [4]
+
+
+async def test_failed_polls_count_within_the_budget() -> None:
+    failures = [ProviderError("p", "HTTP 500: oops", 500)] * 2
+    calls, step = _failing_then(failures, "done")
+    with pytest.raises(ProviderError, match="HTTP 500: oops"):
+        await poll("p", PollPolicy(0.0, 2), step)
+    assert calls == [2]
+
+
+async def test_poll_stops_at_once_on_a_refusal_or_a_broken_answer() -> None:
+    for error in (
+        ProviderError("p", "HTTP 404: no such task", 404),
+        ProviderError("p", "answered with something that is not JSON"),
+    ):
+        calls, step = _failing_then([error], "done")
+        with pytest.raises(ProviderError) as caught:
+            await poll("p", PollPolicy(0.0, 10), step)
+        assert caught.value is error and calls == [1]
+
+
+async def test_unreachable_host_while_polling_is_retried(http: httpx.AsyncClient) -> None:
+    calls = 0
+
+    async def step() -> str | None:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:  # nothing listens on port 9: a real connection error
+            await send("p", http, "GET", "http://127.0.0.1:9/task")
+        return "done"
+
+    assert await poll("p", PollPolicy(0.0, 10), step) == "done"
+    assert calls == 3

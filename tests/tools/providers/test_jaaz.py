@@ -151,3 +151,37 @@ async def test_wrong_token(http: httpx.AsyncClient, fake: FakeJaazCloud) -> None
     bad = JaazClient(http, fake.base_url, "expired")
     with pytest.raises(ProviderError, match="HTTP 401: Invalid token"):
         await bad.magic("data:image/png;base64,AA")
+
+
+async def test_a_few_failed_polls_are_ridden_out(
+    http: httpx.AsyncClient, fake: FakeJaazCloud
+) -> None:
+    fake.fail_polls = 3
+    task = await client(http, fake).run_task(
+        "video/sunra/generations", {"prompt": "x", "model": "hailuo-02"}
+    )
+    assert task["status"] == "succeeded"
+    assert len([p for p in fake.paths("GET") if "/task/" in p]) == 4
+
+
+async def test_polls_that_keep_failing_end_the_task(
+    http: httpx.AsyncClient, fake: FakeJaazCloud
+) -> None:
+    fake.fail_polls = 100
+    with pytest.raises(ProviderError, match="HTTP 502: Bad gateway"):
+        await client(http, fake).run_task(
+            "video/sunra/generations", {"prompt": "x", "model": "hailuo-02"}
+        )
+    assert len([p for p in fake.paths("GET") if "/task/" in p]) == 4
+
+
+async def test_search_that_finds_a_failed_task_stops_at_once(
+    http: httpx.AsyncClient, fake: FakeJaazCloud
+) -> None:
+    fake.fail = Failure(502, "Bad gateway")
+    fake.by_prompt["doomed"] = {"id": "t0", "status": "failed", "result_url": None}
+    with pytest.raises(ProviderError, match="HTTP 502: Bad gateway"):
+        await client(http, fake).generate_image(
+            model="m", prompt="doomed", aspect_ratio="1:1", input_images=[]
+        )
+    assert fake.paths().count("/api/v1/task/search") == 1

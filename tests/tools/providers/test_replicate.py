@@ -117,3 +117,27 @@ async def test_timeout_is_a_provider_error(http: httpx.AsyncClient, fake: FakeRe
     fake.stall_s = 2.0
     with pytest.raises(ProviderError, match="did not answer in time"):
         await client(http, fake, timeout=httpx.Timeout(0.2)).run("google/imagen-4", {"prompt": "x"})
+
+
+async def test_a_few_failed_polls_are_ridden_out(
+    http: httpx.AsyncClient, fake: FakeReplicate
+) -> None:
+    fake.polls_needed = 1
+    fake.fail_polls = 3
+    urls = await client(http, fake).run("google/imagen-4", {"prompt": "x"})
+
+    assert urls and urls[0].startswith(fake.origin)
+    assert len(fake.paths("GET")) == 4
+    assert fake.cancelled == []
+
+
+async def test_polls_that_keep_failing_cancel_the_prediction(
+    http: httpx.AsyncClient, fake: FakeReplicate
+) -> None:
+    fake.endless = True
+    fake.fail_polls = 100
+    with pytest.raises(ProviderError, match="HTTP 502: Bad gateway"):
+        await client(http, fake).run("google/imagen-4", {"prompt": "x"})
+
+    assert len(fake.paths("GET")) == 4
+    assert fake.cancelled == [list(fake.predictions)[-1]]

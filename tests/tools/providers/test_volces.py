@@ -126,3 +126,24 @@ async def test_timeout(http: httpx.AsyncClient, fake: FakeVolces) -> None:
     fake.stall_s = 2.0
     with pytest.raises(ProviderError, match="did not answer in time"):
         await client(http, fake, timeout=httpx.Timeout(0.2)).generate_video("m", CONTENT)
+
+
+async def test_a_few_failed_polls_are_ridden_out(http: httpx.AsyncClient, fake: FakeVolces) -> None:
+    fake.fail_polls = 3
+    video = await client(http, fake).generate_video("m", CONTENT)
+
+    assert video_size(video) == (640, 360)
+    assert len(fake.paths("GET")) == 4  # three failed status checks and the last one
+    assert fake.cancelled == []
+
+
+async def test_polls_that_keep_failing_delete_the_task(
+    http: httpx.AsyncClient, fake: FakeVolces
+) -> None:
+    fake.fail_polls = 100
+    with pytest.raises(ProviderError, match="HTTP 502: Bad gateway"):
+        await client(http, fake).generate_video("m", CONTENT)
+
+    assert len(fake.paths("GET")) == 4
+    assert fake.cancelled == [list(fake.tasks)[-1]]
+    assert fake.tasks[fake.cancelled[0]]["status"] == "cancelled"  # it was still queued
