@@ -27,7 +27,11 @@ class JaazImageTool(ProviderTool):
         inputs = await self.inputs(ctx, getattr(args, "input_images", None))
         async with self.http(ctx) as client:
             cloud = jaaz.JaazClient(
-                client, url, key, search_poll=self.tuning(ctx).poll(jaaz.SEARCH_POLL)
+                client,
+                url,
+                key,
+                search_poll=self.tuning(ctx).poll(jaaz.SEARCH_POLL),
+                timeout=self.tuning(ctx).timeout,
             )
             urls = await cloud.generate_image(
                 model=self.model,
@@ -48,7 +52,7 @@ class MidjourneyTool(ProviderTool):
         if inputs:
             body["input_images"] = [inputs[0].data_url()]
         async with self.http(ctx) as client:
-            cloud = jaaz.JaazClient(client, url, key)
+            cloud = jaaz.JaazClient(client, url, key, timeout=self.tuning(ctx).timeout)
             task = await cloud.run_task(
                 "image/midjourney/generation", body, self.tuning(ctx).poll(jaaz.VIDEO_POLL)
             )

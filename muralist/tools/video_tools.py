@@ -34,7 +34,7 @@ class JaazVideoTool(ProviderTool):
             body["input_images"] = [image.data_url() for image in inputs]
         path = _JAAZ_PATHS.get(self.model, _JAAZ_DEFAULT_PATH)
         async with self.http(ctx) as client:
-            cloud = jaaz.JaazClient(client, url, key)
+            cloud = jaaz.JaazClient(client, url, key, timeout=self.tuning(ctx).timeout)
             task = await cloud.run_task(path, body, self.tuning(ctx).poll(jaaz.VIDEO_POLL))
             result_url = task.get("result_url")
             if not result_url:

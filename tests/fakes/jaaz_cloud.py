@@ -4,11 +4,15 @@ Image generations answer `{created, data: [{url}]}` at once; video, Midjourney a
 answer `{task_id}` and `GET /task/{id}` moves `processing` -> `succeeded` (or `failed`) after
 `polls_needed` checks, or never with `endless`. `lose_generation = True` makes the next image
 generation fail with 502 while the picture is still made, so `POST /task/search` finds it.
+`answer_gate` (a threading.Event) held clear makes image generations finish the picture at once
+but hold the answer until it is set: a client that times out meanwhile finds it by search.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import threading
 from typing import Any
 
 from starlette.applications import Starlette
@@ -48,6 +52,8 @@ class FakeJaazCloud(FakeProvider):
         self.video_size = (480, 480)
         self.tasks: dict[str, dict[str, Any]] = {}
         self.by_prompt: dict[str, dict[str, Any]] = {}
+        self.answer_gate = threading.Event()
+        self.answer_gate.set()
 
     @property
     def base_url(self) -> str:
@@ -79,6 +85,9 @@ class FakeJaazCloud(FakeProvider):
         if self.lose_generation:
             self.lose_generation = False
             return jaaz_error(502, "Bad gateway")
+        gate = self.answer_gate
+        if not gate.is_set():
+            await asyncio.to_thread(gate.wait, 30)
         return JSONResponse({"created": 1720000000, "data": [{"url": url}]})
 
     async def _search(self, request: Request) -> Response:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import re
 
+import httpx
 import pytest
 
 from muralist.media.canvas import live_boxes
 from muralist.media.images import png_text
 from muralist.tools.base import ToolArgumentsError, ToolError
+from muralist.tools.tuning import EXTRAS_KEY, Tuning
 from tests.fakes.provider_base import Failure, png_bytes
 from tests.support import RunningServer
-from tests.tools.helpers import Fakes, chat_context, listening
+from tests.tools.helpers import FAST, Fakes, chat_context, listening
 
 MARKDOWN = re.compile(r"!\[image_id: ([A-Za-z0-9]{10}\.png)\]\(/api/file/\1\)")
 
@@ -234,3 +236,63 @@ async def test_concurrent_results_on_one_canvas_neither_overlap_nor_get_lost(
     assert placed == {e["id"] for e in elements}
     kinds = sorted(data["type"] for _, data in heard.events)
     assert kinds == ["image_generated"] * 4 + ["video_generated"] * 2
+
+
+def short_timeout(server: RunningServer, seconds: float = 0.3) -> None:
+    """Provider calls of this server give up after `seconds` (polls stay fast)."""
+    server.services.extras[EXTRAS_KEY] = Tuning(
+        timeout=httpx.Timeout(seconds), poll_scale=FAST.poll_scale
+    )
+
+
+async def test_jaaz_timeout_searches_then_is_a_tool_error(
+    tool_server: RunningServer, fakes: Fakes
+) -> None:
+    short_timeout(tool_server)
+    fakes.jaaz.stall_s = 2.0
+    with pytest.raises(ToolError, match="did not answer in time"):
+        await run_tool(
+            tool_server, "generate_image_by_imagen_4_jaaz", '{"prompt": "stalled lighthouse"}'
+        )
+    searches = [r for r in fakes.jaaz.requests if r.path == "/api/v1/task/search"]
+    assert len(searches) == 5  # contract 12.3: a lost answer is looked up before giving up
+    assert await tool_server.services.store.canvases.get("canvas1") is None
+
+
+async def test_jaaz_late_answer_is_found_by_task_search(
+    tool_server: RunningServer, fakes: Fakes
+) -> None:
+    short_timeout(tool_server)
+    fakes.jaaz.answer_gate.clear()
+    try:
+        result = await run_tool(
+            tool_server, "generate_image_by_imagen_4_jaaz", '{"prompt": "slow harbour"}'
+        )
+    finally:
+        fakes.jaaz.answer_gate.set()
+    assert MARKDOWN.search(result.text)  # type: ignore[attr-defined]
+    search = fakes.jaaz.requests[-1]
+    assert search.path == "/api/v1/task/search"
+    assert search.json == {"prompt": "slow harbour", "type": "image"}
+    canvas = await tool_server.services.store.canvases.get("canvas1")
+    assert canvas is not None and len(canvas["data"]["elements"]) == 1
+
+
+@pytest.mark.parametrize(
+    "tool_id", ["generate_image_by_imagen_4_jaaz", "generate_image_by_midjourney_jaaz"]
+)
+async def test_jaaz_result_url_404_is_a_tool_error(
+    tool_server: RunningServer, fakes: Fakes, tool_id: str
+) -> None:
+    fakes.jaaz.broken_result = True
+    with pytest.raises(ToolError, match="HTTP 404"):
+        await run_tool(tool_server, tool_id, '{"prompt": "x"}')
+    assert await tool_server.services.store.canvases.get("canvas1") is None
+    assert list(tool_server.services.files.dir.glob("*.png")) == []
+
+
+async def test_midjourney_timeout_is_a_tool_error(tool_server: RunningServer, fakes: Fakes) -> None:
+    short_timeout(tool_server)
+    fakes.jaaz.stall_s = 2.0
+    with pytest.raises(ToolError, match="did not answer in time"):
+        await run_tool(tool_server, "generate_image_by_midjourney_jaaz", '{"prompt": "x"}')
