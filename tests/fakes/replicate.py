@@ -1,8 +1,10 @@
 """A loopback fake of Replicate's predictions API.
 
-`POST /v1/models/{owner}/{name}/predictions` (honours `Prefer: wait`), `GET /v1/predictions/{id}`,
+`POST /v1/models/{owner}/{name}/predictions` (honours `Prefer: wait=N`), `GET /v1/predictions/{id}`,
 `POST /v1/predictions/{id}/cancel`. Knobs: `polls_needed` (how many GETs before a prediction
-ends; 0 means it is finished when created), `endless` (never ends), `outcome` (`succeeded` or
+ends; 0 means it is finished when created), `endless` (never ends), `wait_scale` (real seconds
+the fake holds a create per second of `Prefer: wait` when the prediction outlasts the wait;
+`held` lists the waits so spent), `outcome` (`succeeded` or
 `failed` with `failure_reason`), `output_as_list`, `cancel_gate` (a threading.Event; clear it
 to hold cancel calls, recorded, until it is set again). Errors use Replicate's problem shape
 `{"title", "detail", "status"}`.
@@ -48,6 +50,8 @@ class FakeReplicate(FakeProvider):
         self.output_as_list = False
         self.predictions: dict[str, dict[str, Any]] = {}
         self.cancelled: list[str] = []
+        self.wait_scale = 0.01
+        self.held: list[int] = []
         self.cancel_gate = threading.Event()
         self.cancel_gate.set()
 
@@ -92,12 +96,14 @@ class FakeReplicate(FakeProvider):
             "_polls": 0,
         }
         self.predictions[pid] = prediction
-        if (
-            self.polls_needed == 0
-            and not self.endless
-            and entry.headers.get("prefer", "").startswith("wait")
-        ):
+        wait_s = _prefer_wait(entry.headers.get("prefer", ""))
+        if wait_s is not None and self.polls_needed == 0 and not self.endless:
             self._finish(prediction)
+        elif wait_s is not None:
+            # Replicate holds the answer until the model ends or the wait runs out; this
+            # prediction only moves when polled, so the whole wait passes first.
+            self.held.append(wait_s)
+            await asyncio.sleep(wait_s * self.wait_scale)
         return JSONResponse(_public(prediction), status_code=201)
 
     async def _get(self, request: Request) -> Response:
@@ -136,6 +142,15 @@ class FakeReplicate(FakeProvider):
         url = self.add_file(f"{prediction['id']}.png", png_bytes(80, 60), "image/png")
         prediction["status"] = "succeeded"
         prediction["output"] = [url] if self.output_as_list else url
+
+
+def _prefer_wait(prefer: str) -> int | None:
+    """Seconds asked for by `Prefer: wait` or `wait=N` (bare `wait` is 60); None without it."""
+    for part in prefer.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip() == "wait":
+            return int(value) if value.strip().isdigit() else 60
+    return None
 
 
 def _public(prediction: dict[str, Any]) -> dict[str, Any]:

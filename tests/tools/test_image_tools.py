@@ -296,3 +296,19 @@ async def test_midjourney_timeout_is_a_tool_error(tool_server: RunningServer, fa
     fakes.jaaz.stall_s = 2.0
     with pytest.raises(ToolError, match="did not answer in time"):
         await run_tool(tool_server, "generate_image_by_midjourney_jaaz", '{"prompt": "x"}')
+
+
+async def test_cancelled_replicate_call_cancels_the_running_prediction(
+    tool_server: RunningServer, fakes: Fakes
+) -> None:
+    fakes.replicate.endless = True
+    fakes.replicate.wait_scale = 0.1  # wait=60 would hold the create 6 s, past the wait below
+    call = asyncio.create_task(
+        run_tool(tool_server, "generate_image_by_imagen_4_replicate", '{"prompt": "slow"}')
+    )
+    await fakes.replicate.wait_for_request(lambda r: r.method == "GET", timeout=3.0)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert fakes.replicate.cancelled == [list(fakes.replicate.predictions)[-1]]
+    assert await tool_server.services.store.canvases.get("canvas1") is None

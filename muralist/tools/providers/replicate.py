@@ -1,4 +1,4 @@
-"""Replicate predictions client: create with `Prefer: wait`, then poll, cancel on abort."""
+"""Replicate predictions client: create with a short `Prefer: wait`, then poll, cancel on abort."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ PROVIDER = "replicate"
 DEFAULT_URL = "https://api.replicate.com/v1/"
 DEFAULT_POLL = PollPolicy(interval_s=2.0, max_polls=300)
 _DONE = {"succeeded", "failed", "canceled"}
+# Replicate holds a create call up to this many seconds (it accepts 1..60) and answers early
+# when the model ends: quick models come back in one call, long ones return their id soon
+# enough to be polled and, on a cancel, stopped with predictions/{id}/cancel.
+DEFAULT_WAIT_S = 5
 
 
 def output_urls(output: Any) -> list[str]:
@@ -49,14 +53,14 @@ class ReplicateClient:
         base_url: str = DEFAULT_URL,
         *,
         poll_policy: PollPolicy = DEFAULT_POLL,
-        wait_s: int = 60,
+        wait_s: int = DEFAULT_WAIT_S,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     ) -> None:
         self._client = client
         self._base = base_url or DEFAULT_URL
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._poll = poll_policy
-        self._wait_s = wait_s
+        self._wait_s = min(max(wait_s, 1), 60)
         self._timeout = timeout
 
     async def run(self, model: str, model_input: dict[str, Any]) -> list[str]:

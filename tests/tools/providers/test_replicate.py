@@ -51,7 +51,7 @@ async def test_prefer_wait_answer_is_used_without_polling(
     assert urls and urls[0].startswith(fake.origin)
     create = fake.requests[0]
     assert create.path == "/v1/models/google/imagen-4/predictions"
-    assert create.headers["prefer"] == "wait=60"
+    assert create.headers["prefer"] == "wait=5"
     assert create.json == {"input": {"prompt": "a cat", "aspect_ratio": "1:1"}}
     assert fake.paths("GET") == []
 
@@ -141,3 +141,20 @@ async def test_polls_that_keep_failing_cancel_the_prediction(
 
     assert len(fake.paths("GET")) == 4
     assert fake.cancelled == [list(fake.predictions)[-1]]
+
+
+async def test_prediction_outlasting_the_wait_is_polled_and_cancellable(
+    http: httpx.AsyncClient, fake: FakeReplicate
+) -> None:
+    fake.endless = True
+    fake.wait_scale = 0.1  # wait=60 would hold the create 6 s, past the wait below
+    runner = client(http, fake, poll_policy=PollPolicy(0.05, 1000))
+    task = asyncio.create_task(runner.run("google/imagen-4", {"prompt": "x"}))
+    await fake.wait_for_request(lambda r: r.method == "GET", timeout=3.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert fake.cancelled == [list(fake.predictions)[-1]]
+    [held] = fake.held
+    assert 1 <= held <= 10  # a short wait: the id comes back while the model still runs
