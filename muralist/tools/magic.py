@@ -38,7 +38,11 @@ class MagicTool(ProviderTool):
             image = loaded[0].data_url()
         async with self.http(ctx) as client:
             cloud = jaaz.JaazClient(
-                client, url, key, magic_poll=self.tuning(ctx).poll(jaaz.MAGIC_POLL)
+                client,
+                url,
+                key,
+                magic_poll=self.tuning(ctx).poll(jaaz.MAGIC_POLL),
+                timeout=self.tuning(ctx).timeout,
             )
             result_url = await cloud.magic(image)
             data, _ = await download(self.provider, client, result_url, MAX_IMAGE_BYTES)
