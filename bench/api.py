@@ -46,6 +46,7 @@ TOTAL_SESSIONS = 10_000
 OTHER_CANVASES = 90
 TARGET_P50_MS = 5.0
 TARGET_START_S = 1.0
+SETTLE_S = 3.0
 
 
 def _stamp(base: datetime, offset_ms: int) -> str:
@@ -218,6 +219,9 @@ def bench_reads(root: Path, env: dict[str, str], count: int) -> bool:
         server(data_dir, env) as (url, _),
         httpx.Client(base_url=url, trust_env=False, timeout=30) as client,
     ):
+        # The server loads its chat service (about 1.7 s of CPU) in the background shortly
+        # after start-up; the reads are measured once that is over, as a server in use runs.
+        time.sleep(SETTLE_S)
         canvas = measure(client, f"/api/canvas/{CANVAS_ID}", count, _check_canvas)
         sessions = measure(client, "/api/list_chat_sessions", count, _check_sessions)
     met = _report(f"GET /api/canvas/{{id}} ({ON_CANVAS} sessions)", canvas)
