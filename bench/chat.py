@@ -202,11 +202,14 @@ async def long_turn(client: httpx.AsyncClient, listener: Listener) -> tuple[floa
     return elapsed, session.chars, session.deltas
 
 
-async def paced_turn(client: httpx.AsyncClient, listener: Listener) -> tuple[float, int, int]:
-    """5,000 chunks written one by one (stamped), so few of them merge: socket events/s."""
+async def paced_turn(
+    client: httpx.AsyncClient, listener: Listener, pace: int
+) -> tuple[float, int, int]:
+    """10,000 chunks sent `pace` per second, evenly spaced: do they leave as separate events?"""
     session = await listener.watch("paced", stamped=True)
     start = time.perf_counter()
-    response = await client.post("/api/chat", json=body("paced", "#fake chunks=5000 stamp"))
+    text = f"#fake chunks={2 * pace} stamp pace={pace}"
+    response = await client.post("/api/chat", json=body("paced", text))
     response.raise_for_status()
     finished = await asyncio.wait_for(session.done, 120)
     return (finished - start) * 1000, len(session.latencies), session.deltas
@@ -243,6 +246,7 @@ async def main() -> bool:
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--chunks", type=int, default=25, help="chunks per concurrent answer")
+    parser.add_argument("--pace", type=int, default=5000, help="chunks/s of the paced answer")
     args = parser.parse_args()
 
     fake_port, port = free_port(), free_port()
@@ -268,11 +272,13 @@ async def main() -> bool:
                         f"socket (target > 5,000/s), in {events} delta events "
                         f"({events / elapsed * 1000:,.0f} events/s; chunks merged in the outbox)"
                     )
-                    elapsed, chunks_paced, events_paced = await paced_turn(client, listener)
+                    elapsed, chunks_paced, events_paced = await paced_turn(
+                        client, listener, args.pace
+                    )
                     print(
-                        f"5,000 chunks written one at a time: {events_paced:,} delta events "
+                        f"{args.pace:,} chunks/s paced for 2 s: {events_paced:,} delta events "
                         f"for {chunks_paced:,} chunks in {elapsed / 1000:.2f} s = "
-                        f"{events_paced / elapsed * 1000:,.0f} events/s to one socket"
+                        f"{events_paced / elapsed * 1000:,.0f} separate events/s to one socket"
                     )
                     latencies, gaps = await concurrent(client, listener, args.sessions, args.chunks)
                     print(

@@ -54,6 +54,7 @@ class Reply:
     cut_after: drop the connection after that many stream events (a provider dying mid-answer).
     garbage: send a line that is not JSON after the first content chunk.
     stamp: replace each text chunk by the time it is sent (see `directive_reply`).
+    pace: with stamp, send at most this many chunks per second, evenly spaced (0: no limit).
     raw: send exactly these stream bytes (a provider with its own quirks).
     """
 
@@ -69,6 +70,7 @@ class Reply:
     garbage: bool = False
     finish_reason: str | None = None
     stamp: bool = False
+    pace: int = 0
     raw: list[bytes] | None = None
 
     def text_chunks(self) -> list[str]:
@@ -86,11 +88,11 @@ def tool(name: str, arguments: str = "{}", *, fragments: int = 3, id: str | None
     return Reply(tool_calls=[call])
 
 
-_DIRECTIVE = re.compile(r"#fake\s+chunks=(\d+)(?:\s+size=(\d+))?(\s+stamp)?")
+_DIRECTIVE = re.compile(r"#fake\s+chunks=(\d+)(?:\s+size=(\d+))?(\s+stamp)?(?:\s+pace=(\d+))?")
 
 
 def directive_reply(body: dict[str, Any]) -> Reply | None:
-    """Read a `#fake chunks=N size=S [stamp]` directive from the last user message.
+    """Read a `#fake chunks=N size=S [stamp] [pace=P]` directive from the last user message.
 
     It lets a fake running in another process (benchmarks) be scripted by the request itself.
     With `stamp`, every chunk is the wall-clock time it was sent (`time.time()`, 17 characters
@@ -109,7 +111,8 @@ def directive_reply(body: dict[str, Any]) -> Reply | None:
         if not match:
             return None
         count, size = int(match.group(1)), int(match.group(2) or 1)
-        return Reply(chunks=["x" * size] * count, stamp=bool(match.group(3)))
+        pace = int(match.group(4) or 0)
+        return Reply(chunks=["x" * size] * count, stamp=bool(match.group(3)), pace=pace)
     return None
 
 

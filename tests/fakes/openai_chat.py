@@ -170,8 +170,13 @@ class FakeOpenAIChat(ScriptedModel):
                 return
             if reply.stamp:
                 # Built at send time, one write per chunk, so each stamp is when it left.
+                start = time.monotonic()
                 for index, piece in enumerate(pieces):
                     if 0 < index <= len(reply.text_chunks()):
+                        if reply.pace:
+                            ahead = start + index / reply.pace - time.monotonic()
+                            if ahead > 0:
+                                await asyncio.sleep(ahead)
                         piece = _chunk(model, {"content": f"{time.time():17.6f} "})
                     yield piece
                 return
