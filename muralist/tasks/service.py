@@ -326,6 +326,8 @@ class _ProgressReporter:
     async def report(self, progress: Progress) -> None:
         if progress.percent is None:
             return
+        if progress.percent >= 100 and self.index == self._quantity - 1:
+            return  # the last unit is done: the task's own finish writes 100 right after
         share = min(max(progress.percent, 0.0), 100.0) / self._quantity
         overall = int(self.index * 100 / self._quantity + share)
         overall = min(overall, 99)
