@@ -33,8 +33,8 @@ POLL_FAILURES_TOLERATED = 3
 class ProviderError(ToolError):
     """A provider refused, failed or did not answer in time.
 
-    `transient` marks failures worth trying again (5xx answers, timeouts, lost connections);
-    by default it follows from `status`.
+    `transient` marks failures worth trying again (5xx and 429 answers, timeouts, lost
+    connections); by default it follows from `status`.
     """
 
     def __init__(
@@ -48,16 +48,18 @@ class ProviderError(ToolError):
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.status = status
-        self.transient = status is not None and status >= 500 if transient is None else transient
+        if transient is None:
+            transient = status is not None and (status >= 500 or status == 429)
+        self.transient = transient
 
 
 def task_may_be_running(exc: BaseException) -> bool:
     """Whether the remote task may still run (and be billed) after `exc` ended our wait.
 
-    Only a refusal (4xx) tells us the provider knows the task is gone or was never ours;
-    a cancel, a timeout, a 5xx or an exhausted poll budget all leave it running.
+    Only a refusal (4xx but 429) tells us the provider knows the task is gone or was never
+    ours; a cancel, a timeout, a rate limit, a 5xx or an exhausted poll budget leave it running.
     """
-    if isinstance(exc, ProviderError) and exc.status is not None:
+    if isinstance(exc, ProviderError) and exc.status is not None and exc.status != 429:
         return not 400 <= exc.status < 500
     return True
 

@@ -17,6 +17,7 @@ from muralist.tools.providers.common import (
     error_text,
     poll,
     send,
+    task_may_be_running,
 )
 from tests.fakes.provider_base import FakeProvider, png_bytes
 from tests.fakes.replicate import FakeReplicate
@@ -138,11 +139,13 @@ async def test_poll_rides_out_three_transient_failures_in_a_row() -> None:
     failures = [
         ProviderError("p", "HTTP 502: Bad gateway", 502),
         ProviderError("p", "did not answer in time", transient=True),
-        ProviderError("p", "HTTP 503: busy", 503),
+        ProviderError("p", "HTTP 429: slow down", 429),
     ]
     calls, step = _failing_then(failures, "done")
     assert await poll("p", PollPolicy(0.0, 10), step) == "done"
     assert calls == [4]
+    # A rate limit says nothing about the remote task: it may still run.
+    assert task_may_be_running(failures[2]) and not task_may_be_running(ProviderError("p", "", 404))
 
 
 async def test_poll_gives_up_on_the_fourth_failure_in_a_row() -> None:
