@@ -126,6 +126,7 @@ class TurnRunner:
         self.tokens = 0
         self._partial_text = ""
         self._unanswered: dict[str, str] = {}  # tool_call_id -> tool name, while tools run
+        self._awaiting_confirmation: set[str] = set()  # tool_call_ids whose card is shown
         self._stopped = False  # set when the turn stops while tools run; late results are dropped
 
     async def run(self) -> None:
@@ -156,9 +157,9 @@ class TurnRunner:
         if self._partial_text:
             kept.append({"role": "assistant", "content": self._partial_text, "name": self.active})
         for call_id, name in self._unanswered.items():
-            kept.append(
-                {"role": "tool", "tool_call_id": call_id, "content": STOPPED_TEXT, "name": name}
-            )
+            # A call stopped at its confirmation card reads as cancelled, as the UI showed it.
+            text = CANCELLED_TEXT if call_id in self._awaiting_confirmation else STOPPED_TEXT
+            kept.append({"role": "tool", "tool_call_id": call_id, "content": text, "name": name})
         self._partial_text = ""
         self._unanswered = {}
         self.conversation.extend(kept)
@@ -356,7 +357,10 @@ class TurnRunner:
             return False
         pretty = json.dumps(json.loads(raw), ensure_ascii=False) if raw else "{}"
         await self._sink(ToolCallPending(call.tool_call_id, call.tool_name, pretty))
-        return await self._confirm(call.tool_call_id)
+        self._awaiting_confirmation.add(call.tool_call_id)
+        answer = await self._confirm(call.tool_call_id)
+        self._awaiting_confirmation.discard(call.tool_call_id)
+        return answer
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:

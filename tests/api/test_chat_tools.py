@@ -154,10 +154,11 @@ async def test_cancel_while_waiting_for_confirmation(
     assert watcher.types("s-cw").count("done") == 1
     assert (await watcher.wait_type("s-cw", "tool_call_cancelled"))["id"] == "call_wait"
     stored = (await app.client.get("/api/chat_session/s-cw")).json()
+    # Stored as the UI showed it when the card closed: cancelled.
     assert stored[-1] == {
         "role": "tool",
         "tool_call_id": "call_wait",
-        "content": STOPPED_TEXT,
+        "content": CANCELLED_TEXT,
         "name": VEO3,
     }
     assert len(app.services.chat.confirmations) == 0
