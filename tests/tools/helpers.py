@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import socketio
 
 from muralist.tools.base import ToolContext
@@ -21,6 +22,13 @@ from tests.fakes.volces import FakeVolces
 from tests.support import RunningServer, make_settings, running_server
 
 FAST = Tuning(poll_scale=0.001)
+
+
+def short_timeout(server: RunningServer, seconds: float = 0.3) -> None:
+    """Provider calls of this server give up after `seconds` (polls stay fast)."""
+    server.services.extras[EXTRAS_KEY] = Tuning(
+        timeout=httpx.Timeout(seconds), poll_scale=FAST.poll_scale
+    )
 
 
 @dataclass

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 
-import httpx
 import pytest
 
 from muralist.media.canvas import live_boxes
 from muralist.media.images import png_text
 from muralist.tools.base import ToolArgumentsError, ToolError
-from muralist.tools.tuning import EXTRAS_KEY, Tuning
 from tests.fakes.provider_base import Failure, png_bytes
 from tests.support import RunningServer
-from tests.tools.helpers import FAST, Fakes, chat_context, listening
+from tests.tools.helpers import Fakes, chat_context, listening, short_timeout
 
 MARKDOWN = re.compile(r"!\[image_id: ([A-Za-z0-9]{10}\.png)\]\(/api/file/\1\)")
 
@@ -236,13 +234,6 @@ async def test_concurrent_results_on_one_canvas_neither_overlap_nor_get_lost(
     assert placed == {e["id"] for e in elements}
     kinds = sorted(data["type"] for _, data in heard.events)
     assert kinds == ["image_generated"] * 4 + ["video_generated"] * 2
-
-
-def short_timeout(server: RunningServer, seconds: float = 0.3) -> None:
-    """Provider calls of this server give up after `seconds` (polls stay fast)."""
-    server.services.extras[EXTRAS_KEY] = Tuning(
-        timeout=httpx.Timeout(seconds), poll_scale=FAST.poll_scale
-    )
 
 
 async def test_jaaz_timeout_searches_then_is_a_tool_error(

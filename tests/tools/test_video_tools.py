@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 
-import httpx
 import pytest
 
 from muralist.tools.base import ToolArgumentsError, ToolError, ToolResult
-from muralist.tools.tuning import EXTRAS_KEY, Tuning
 from tests.fakes.provider_base import Failure, mp4_bytes, png_bytes
 from tests.support import RunningServer
-from tests.tools.helpers import FAST, Fakes, chat_context, listening
+from tests.tools.helpers import Fakes, chat_context, listening, short_timeout
 
 MARKDOWN = re.compile(r"!\[video_id: (vi_[A-Za-z0-9]{8}\.mp4)\]\(/api/file/\1\)")
 
@@ -140,9 +138,7 @@ async def test_polls_that_keep_failing_end_the_call_and_delete_the_task(
 
 
 async def test_jaaz_video_timeout_is_a_tool_error(tool_server: RunningServer, fakes: Fakes) -> None:
-    tool_server.services.extras[EXTRAS_KEY] = Tuning(
-        timeout=httpx.Timeout(0.3), poll_scale=FAST.poll_scale
-    )
+    short_timeout(tool_server)
     fakes.jaaz.stall_s = 2.0
     with pytest.raises(ToolError, match="did not answer in time"):
         await run_tool(tool_server, "generate_video_by_hailuo_02_jaaz", '{"prompt": "x"}')
