@@ -7,8 +7,22 @@ from typing import Any
 
 from muralist.errors import BadRequest, Forbidden, NotFound
 
-# The longest file or folder name Linux, macOS and Windows file systems accept.
-_MAX_NAME_BYTES = 255
+# The longest file or folder name Linux, macOS and Windows file systems accept, and the
+# longest path Linux looks up; longer ones fail with ENAMETOOLONG instead of "not found".
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+
+def fits_file_system(path: str) -> bool:
+    """Whether the operating system can look `path` up: no name in it, nor the whole, too long."""
+
+    def size(text: str) -> int:
+        return len(text.encode("utf-8", "surrogatepass"))
+
+    return size(path) <= MAX_PATH_BYTES and all(
+        size(part) <= MAX_NAME_BYTES for part in Path(path).parts
+    )
+
 
 _KINDS = {
     "image": {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tiff", ".svg", ".ico"},
@@ -46,8 +60,8 @@ class MaterialRoots:
         path = Path(raw)
         if not path.is_absolute():
             raise BadRequest(f"{field}: must be an absolute path")
-        if any(len(part.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES for part in path.parts):
-            raise BadRequest(f"{field}: a name in the path is longer than {_MAX_NAME_BYTES} bytes")
+        if not fits_file_system(raw):
+            raise BadRequest(f"{field}: a name in the path is longer than the file system allows")
         resolved = path.resolve()
         if not any(resolved.is_relative_to(root) for root in self.roots):
             raise Forbidden(f"{field}: outside the folders the material browser may list")

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from muralist.errors import BadRequest
+from muralist.media.browse import fits_file_system
 from muralist.nesting import check_nesting
 from muralist.providers.config import atomic_write_text
 from muralist.providers.http import check_proxy_url
@@ -19,9 +20,6 @@ log = logging.getLogger(__name__)
 # The schemes the proxy status route calls a custom proxy (the contract's list); saving one
 # is stricter, see check_proxy.
 PROXY_SCHEMES = ("http://", "https://", "socks4://", "socks5://")
-# Linux refuses longer names with ENAMETOOLONG, which would fail every material route.
-_MAX_NAME_BYTES = 255
-_MAX_PATH_BYTES = 4096
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Muralist, a design assistant working on an infinite canvas. Answer in the "
@@ -49,10 +47,8 @@ def check_folder(folder: str) -> str:
         raise ValueError("a path may not contain NUL (\\u0000) characters")
     if not Path(folder).is_absolute():
         raise ValueError(f"{folder!r} is not an absolute path")
-    encoded = folder.encode("utf-8", "surrogateescape")
-    if len(encoded) > _MAX_PATH_BYTES or any(
-        len(part) > _MAX_NAME_BYTES for part in encoded.split(b"/")
-    ):
+    # A name the OS cannot look up would fail every material route later.
+    if not fits_file_system(folder):
         raise ValueError(f"{folder[:80]!r}... is longer than the file system allows")
     return folder
 
