@@ -59,11 +59,12 @@ class ChatLoader:
             logger.error("the chat service failed to load", exc_info=task.exception())
 
     async def stop(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        if self._task is not None:
-            with suppress(asyncio.CancelledError, Exception):
-                await self._task
+        """Cancel a load still running (a no-op for one that ended) and wait for it."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await self._task
 
 
 @asynccontextmanager
